@@ -1,0 +1,63 @@
+import { randomBytes } from 'node:crypto';
+import { defaultMaxConnections } from './open-file-limit.js';
+import { type OptionKey, optionTable, type RawOptions, type ServerConfig } from './options.js';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads settings from the environment, overridden by flags. */
+export function rawOptionsFrom(env: NodeJS.ProcessEnv, flags: RawOptions = {}): RawOptions {
+  const raw: RawOptions = {};
+  for (const key of Object.keys(optionTable) as OptionKey[]) {
+    const value = flags[key] ?? env[optionTable[key].env];
+    if (value !== undefined) raw[key] = value;
+  }
+  return raw;
+}
+
+/** Validates every setting, reporting all problems at once with the names a user typed. */
+export function loadConfig(raw: RawOptions): ServerConfig {
+  const problems: string[] = [];
+  const values: Record<string, unknown> = {};
+  for (const key of Object.keys(optionTable) as OptionKey[]) {
+    const option = optionTable[key];
+    const input = raw[key] ?? option.default;
+    if (input === undefined) continue;
+    const result = option.schema.safeParse(input);
+    if (result.success) values[key] = result.data;
+    else {
+      const reason = result.error.issues[0]?.message ?? 'invalid';
+      problems.push(`${option.env} / --${option.flag}: ${reason} (got ${JSON.stringify(input)})`);
+    }
+  }
+  const devMode = values.secret === undefined;
+  if (!devMode && values.publishKey === undefined && raw.publishKey === undefined) {
+    problems.push('PNS_PUBLISH_KEY / --publish-key: required when PNS_SECRET is set');
+  }
+  if (values.secret !== undefined && values.secret === values.publishKey) {
+    problems.push('PNS_PUBLISH_KEY must differ from PNS_SECRET');
+  }
+  const hold = values.holdSeconds as number | undefined;
+  const maxHold = values.maxHoldSeconds as number | undefined;
+  if (hold !== undefined && maxHold !== undefined && hold > maxHold) {
+    problems.push(`PNS_HOLD_SECONDS (${hold}) must not exceed PNS_MAX_HOLD_SECONDS (${maxHold})`);
+  }
+  const ttl = values.ttlSeconds as number | undefined;
+  const retention = values.retentionSeconds as number | undefined;
+  if (ttl !== undefined && retention !== undefined && ttl > retention) {
+    problems.push(`PNS_TTL_SECONDS (${ttl}) must not exceed PNS_RETENTION_SECONDS (${retention})`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    ...(values as Omit<ServerConfig, 'secret' | 'publishKey' | 'devMode' | 'maxConnections'>),
+    maxConnections: (values.maxConnections as number | undefined) ?? defaultMaxConnections(),
+    host: devMode ? '127.0.0.1' : (values.host as string),
+    secret: (values.secret as string | undefined) ?? randomBytes(32).toString('base64url'),
+    publishKey: (values.publishKey as string | undefined) ?? randomBytes(32).toString('base64url'),
+    devMode,
+  };
+}

@@ -1,0 +1,137 @@
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65_535);
+const positiveInt = z.coerce.number().int().min(1);
+const seconds = z.coerce.number().finite().min(0);
+const list = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0),
+);
+const secret = z.string().min(16, 'must be at least 16 characters');
+
+/**
+ * Every setting, once: its environment variable, its flag, its schema and
+ * default, and its help text. The CLI, the README table and the
+ * validation all come from here. Names are stable: scripts rely on them.
+ */
+export const optionTable = {
+  port: { env: 'PNS_PORT', flag: 'port', schema: port, default: '7070', help: 'TCP port (0 picks a free one)' },
+  host: {
+    env: 'PNS_HOST',
+    flag: 'host',
+    schema: z.string().min(1),
+    default: '0.0.0.0',
+    help: 'Address to bind (dev mode always binds 127.0.0.1)',
+  },
+  secret: {
+    env: 'PNS_SECRET',
+    flag: 'secret',
+    schema: secret,
+    default: undefined,
+    help: 'HS256 secret that signs session tokens; unset = dev mode',
+  },
+  publishKey: {
+    env: 'PNS_PUBLISH_KEY',
+    flag: 'publish-key',
+    schema: secret,
+    default: undefined,
+    help: 'Key publishers send as `Authorization: Bearer …`',
+  },
+  holdSeconds: { env: 'PNS_HOLD_SECONDS', flag: 'hold-seconds', schema: seconds, default: '25', help: 'Default time a poll is held' },
+  maxHoldSeconds: {
+    env: 'PNS_MAX_HOLD_SECONDS',
+    flag: 'max-hold-seconds',
+    schema: seconds,
+    default: '120',
+    help: 'Longest hold a client may ask for',
+  },
+  retentionCount: {
+    env: 'PNS_RETENTION_COUNT',
+    flag: 'retention-count',
+    schema: positiveInt,
+    default: '1000',
+    help: 'Messages kept per channel',
+  },
+  ttlSeconds: { env: 'PNS_TTL_SECONDS', flag: 'ttl-seconds', schema: positiveInt, default: '600', help: 'Default message ttl' },
+  retentionSeconds: {
+    env: 'PNS_RETENTION_SECONDS',
+    flag: 'retention-seconds',
+    schema: positiveInt,
+    default: '3600',
+    help: 'Longest ttl a publisher may ask for',
+  },
+  memoryMb: {
+    env: 'PNS_MEMORY_MB',
+    flag: 'memory-mb',
+    schema: positiveInt,
+    default: '256',
+    help: 'Memory budget of retained messages (memory broker)',
+  },
+  maxConnections: {
+    env: 'PNS_MAX_CONNECTIONS',
+    flag: 'max-connections',
+    schema: positiveInt,
+    default: undefined,
+    help: 'Open connections before new requests get 503 OVERLOADED (default: open-file limit − 256)',
+  },
+  maxPollsPerSession: {
+    env: 'PNS_MAX_POLLS_PER_SESSION',
+    flag: 'max-polls-per-session',
+    schema: positiveInt,
+    default: '4',
+    help: 'Held polls per session token before the oldest is superseded',
+  },
+  pageLimit: { env: 'PNS_PAGE_LIMIT', flag: 'page-limit', schema: positiveInt, default: '100', help: 'Most messages in one answer' },
+  maxBodyBytes: { env: 'PNS_MAX_BODY_BYTES', flag: 'max-body-bytes', schema: positiveInt, default: '65536', help: 'Largest publish body' },
+  backlog: { env: 'PNS_BACKLOG', flag: 'backlog', schema: positiveInt, default: '4096', help: 'Listen backlog (absorbs reconnect storms)' },
+  keepAliveSeconds: {
+    env: 'PNS_KEEPALIVE_SECONDS',
+    flag: 'keepalive-seconds',
+    schema: positiveInt,
+    default: '75',
+    help: 'Idle keep-alive timeout (above the 60 s of common load balancers)',
+  },
+  drainSeconds: {
+    env: 'PNS_DRAIN_SECONDS',
+    flag: 'drain-seconds',
+    schema: seconds,
+    default: '5',
+    help: 'Window over which held polls are answered on shutdown',
+  },
+  clientPositions: {
+    env: 'PNS_CLIENT_POSITIONS',
+    flag: 'client-positions',
+    schema: positiveInt,
+    default: '100000',
+    help: 'Cursorless clients (`sid`+`comeFrom`) whose position is remembered',
+  },
+  corsOrigins: {
+    env: 'PNS_CORS_ORIGINS',
+    flag: 'cors-origins',
+    schema: list,
+    default: '',
+    help: 'Comma-separated origins allowed to poll from a browser',
+  },
+  logLevel: {
+    env: 'PNS_LOG_LEVEL',
+    flag: 'log-level',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    default: 'info',
+    help: 'Log level',
+  },
+} as const;
+
+export type OptionKey = keyof typeof optionTable;
+type Parsed<K extends OptionKey> = z.output<(typeof optionTable)[K]['schema']>;
+
+/** Validated settings. `secret` and `publishKey` are always set (generated in dev mode). */
+export type ServerConfig = { [K in Exclude<OptionKey, 'secret' | 'publishKey'>]: Parsed<K> } & {
+  secret: string;
+  publishKey: string;
+  /** No secret was configured: loopback only, generated keys. */
+  devMode: boolean;
+};
+
+export type RawOptions = Partial<Record<OptionKey, string>>;

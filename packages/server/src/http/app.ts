@@ -1,0 +1,119 @@
+import type { Socket } from 'node:net';
+import cors from '@fastify/cors';
+import { errorCatalog, PnsError } from '@pns/protocol';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import type { ServerConfig } from '../config/options.js';
+import { opsPaths } from '../ops/ops-routes.js';
+import { toPnsError } from './errors.js';
+
+export interface AppOptions {
+  config: ServerConfig;
+  logger: FastifyBaseLogger;
+  isDraining(): boolean;
+  openConnections(): number;
+  /** Seconds to suggest in Retry-After when at the connection cap. */
+  overloadRetryAfter?: () => number;
+}
+
+/** Removes the `sid` (a session token) from a URL before it is logged. */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&]sid=)[^&]*/g, '$1[redacted]');
+}
+
+function sendError(reply: FastifyReply, error: PnsError): void {
+  if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
+  reply.header('cache-control', 'no-store').code(error.status).type('application/json; charset=utf-8').send(error.toBody());
+}
+
+/** Answers a malformed request that never reached a route (bad request line, oversized headers, timeouts). */
+function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const code =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? 'HEADERS_TOO_LARGE'
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 'REQUEST_TIMEOUT'
+        : 'BAD_REQUEST';
+  const { status, message } = errorCatalog[code];
+  const body = JSON.stringify({ errorCode: code, message });
+  socket.end(
+    `HTTP/1.1 ${status} ${code}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** The Fastify instance with every cross-cutting rule: errors, limits, draining, CORS, logs. */
+export async function createApp(options: AppOptions): Promise<FastifyInstance> {
+  const { config, logger } = options;
+  const app = Fastify({
+    loggerInstance: logger,
+    // One line per request from the onResponse hook below, with the sid redacted.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.maxBodyBytes,
+    keepAliveTimeout: config.keepAliveSeconds * 1000,
+    // Headers must arrive within this; a held poll's response time is not limited by it.
+    connectionTimeout: 0,
+    return503OnClosing: false,
+    exposeHeadRoutes: false,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    clientErrorHandler: answerClientError,
+    routerOptions: { ignoreDuplicateSlashes: false },
+  });
+  app.server.headersTimeout = 30_000;
+
+  /** Paths and their methods, for 405 answers. */
+  const routeMethods = new Map<string, string[]>();
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    routeMethods.set(route.url, [...(routeMethods.get(route.url) ?? []), ...methods]);
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    const path = request.url.split('?', 1)[0] as string;
+    if (opsPaths.has(path)) return;
+    if (options.isDraining()) {
+      reply.header('connection', 'close');
+      // Short, spread out: a draining node is not a failing one.
+      throw new PnsError('SHUTTING_DOWN', undefined, { retryAfter: 1 + Math.floor(Math.random() * 5) });
+    }
+    if (options.openConnections() > config.maxConnections) {
+      reply.header('connection', 'close');
+      throw new PnsError('OVERLOADED', undefined, { retryAfter: options.overloadRetryAfter?.() ?? 5 + Math.floor(Math.random() * 11) });
+    }
+  });
+
+  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+    const level = reply.statusCode >= 500 ? 'warn' : request.url.startsWith('/pns/poll') ? 'debug' : 'info';
+    request.log[level](
+      { method: request.method, url: redactUrl(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request',
+    );
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const pnsError = toPnsError(error);
+    if (pnsError.code === 'INTERNAL_ERROR') request.log.error({ err: error, url: redactUrl(request.url) }, 'unexpected error');
+    sendError(reply, pnsError);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?', 1)[0] as string;
+    const allowed = routeMethods.get(path);
+    if (allowed && !allowed.includes(request.method)) {
+      reply.header('allow', allowed.join(', '));
+      sendError(reply, new PnsError('METHOD_NOT_ALLOWED'));
+      return;
+    }
+    sendError(reply, new PnsError('NOT_FOUND'));
+  });
+
+  await app.register(cors, {
+    origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
+    methods: ['GET', 'POST'],
+    maxAge: 600,
+  });
+  return app;
+}

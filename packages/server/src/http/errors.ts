@@ -1,0 +1,51 @@
+import { errorCatalog, isErrorCode, PnsError } from '@pns/protocol';
+
+/** Fastify's own error codes, as the catalog names them. */
+const fastifyCodes: Record<string, PnsError['code']> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'BAD_REQUEST',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'BAD_REQUEST',
+  FST_ERR_BAD_URL: 'BAD_REQUEST',
+  FST_ERR_ASYNC_CONSTRAINT: 'BAD_REQUEST',
+};
+
+/** Statuses a framework or parser may use, mapped to the catalog. */
+const byStatus: Record<number, PnsError['code']> = {
+  400: 'BAD_REQUEST',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  408: 'REQUEST_TIMEOUT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  431: 'HEADERS_TOO_LARGE',
+};
+
+const clientMessages: Partial<Record<PnsError['code'], string>> = {
+  PAYLOAD_TOO_LARGE: errorCatalog.PAYLOAD_TOO_LARGE.message,
+  UNSUPPORTED_MEDIA_TYPE: errorCatalog.UNSUPPORTED_MEDIA_TYPE.message,
+};
+
+/**
+ * Any error, as a catalog error. Parser and framework errors keep a safe
+ * message; anything unexpected becomes INTERNAL_ERROR with no detail, so no
+ * stack or internal text reaches a client.
+ */
+export function toPnsError(error: unknown): PnsError {
+  if (error instanceof PnsError) return error;
+  const { code, statusCode, message } = (error ?? {}) as { code?: unknown; statusCode?: unknown; message?: unknown };
+  const mapped =
+    (typeof code === 'string' ? fastifyCodes[code] : undefined) ?? (typeof statusCode === 'number' ? byStatus[statusCode] : undefined);
+  if (mapped) {
+    const text = clientMessages[mapped] ?? (mapped === 'BAD_REQUEST' && typeof message === 'string' ? safeText(message) : undefined);
+    return new PnsError(mapped, text);
+  }
+  if (typeof code === 'string' && isErrorCode(code)) return new PnsError(code);
+  return new PnsError('INTERNAL_ERROR');
+}
+
+/** Parser messages are useful ("Unexpected token } in JSON at position 7"), but keep them short and single-line. */
+function safeText(message: string): string {
+  return message.replace(/[\r\n]+/g, ' ').slice(0, 200);
+}

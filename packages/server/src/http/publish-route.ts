@@ -1,0 +1,102 @@
+import { createHash } from 'node:crypto';
+import { isValidMessageId, maxStringTypeLength, PnsError, parseChannel } from '@pns/protocol';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { PublishKeyVerifier } from '../auth/publish-key.js';
+import type { Broker, PublishRequest } from '../broker/broker.js';
+import type { PnsMetrics } from '../ops/metrics.js';
+
+export interface PublishRouteOptions {
+  broker: Broker;
+  publishKeys: PublishKeyVerifier;
+  metrics: PnsMetrics;
+  defaultTtlSeconds: number;
+  maxTtlSeconds: number;
+}
+
+export const maxRecipients = 100;
+export const maxBatch = 1000;
+export const maxDataDepth = 64;
+
+const channel = z.string().refine((value) => parseChannel(value) !== undefined, 'must be user:<id> or topic:<name>');
+
+function messageSchema(maxTtlSeconds: number) {
+  return z.strictObject({
+    to: z.union([channel, z.array(channel).min(1).max(maxRecipients)]),
+    type: z.union([z.number().finite(), z.string().min(1).max(maxStringTypeLength)]),
+    data: z.unknown().optional(),
+    ttl: z.number().int().min(1).max(maxTtlSeconds).optional(),
+    id: z.string().refine(isValidMessageId, 'must be 1–128 printable ASCII characters without spaces').optional(),
+  });
+}
+
+/** True when `value` nests arrays/objects deeper than `limit` (checked without recursion). */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop() as [unknown, number];
+    if (item === null || typeof item !== 'object') continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/** `POST /pns/publish`: validates the whole batch, stores it, then answers the ids. */
+export function registerPublishRoute(app: FastifyInstance, options: PublishRouteOptions): void {
+  const schema = messageSchema(options.maxTtlSeconds);
+  const batchSchema = z.union([schema, z.array(schema).min(1).max(maxBatch)]);
+
+  app.post('/pns/publish', {
+    // Checked before the body is read, so an unauthenticated client cannot make the server parse anything.
+    onRequest: async (request: FastifyRequest) => {
+      const scope = options.publishKeys.verify(request.headers.authorization);
+      if (scope === undefined) throw new PnsError('PUBLISH_UNAUTHORIZED');
+      request.publishScope = scope;
+    },
+    handler: async (request) => {
+      if (!/^application\/json\s*(;|$)/i.test(request.headers['content-type'] ?? '')) {
+        throw new PnsError('UNSUPPORTED_MEDIA_TYPE');
+      }
+      const parsed = batchSchema.safeParse(request.body);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+        throw new PnsError('BAD_REQUEST', `Invalid message: ${where}${issue?.message ?? 'invalid'}`);
+      }
+      const messages = Array.isArray(parsed.data) ? parsed.data : [parsed.data];
+      const batch: PublishRequest[] = messages.map((message, index) => {
+        if (nestsDeeperThan(message.data, maxDataDepth)) {
+          throw new PnsError(
+            'BAD_REQUEST',
+            `Invalid message: ${Array.isArray(parsed.data) ? `${index}.` : ''}data nests deeper than ${maxDataDepth} levels`,
+          );
+        }
+        const channels = [...new Set(Array.isArray(message.to) ? message.to : [message.to])];
+        const ttlSeconds = message.ttl ?? options.defaultTtlSeconds;
+        const dataJson = JSON.stringify(message.data ?? null);
+        const fingerprint = createHash('sha256')
+          .update(JSON.stringify([channels, message.type, dataJson, ttlSeconds]))
+          .digest('base64url');
+        return { channels, type: message.type, dataJson, ttlSeconds, id: message.id, scope: request.publishScope as string, fingerprint };
+      });
+      let outcomes: Awaited<ReturnType<Broker['publish']>>;
+      try {
+        outcomes = await options.broker.publish(batch);
+      } catch (error) {
+        if (error instanceof PnsError) throw error;
+        request.log.error({ err: error }, 'broker publish failed');
+        throw new PnsError('BACKEND_UNAVAILABLE', undefined, { retryAfter: 5 });
+      }
+      options.metrics.published.inc(outcomes.filter((outcome) => !outcome.duplicate).length);
+      return { ids: outcomes.map((outcome) => outcome.id) };
+    },
+  });
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the publish route's key check. */
+    publishScope?: string;
+  }
+}

@@ -1,0 +1,203 @@
+import type { StreamPosition } from '@pns/protocol';
+import type { Broker, BrokerEntry, PublishEvent } from '../broker/broker.js';
+
+/** What a subscriber receives: messages in order (each once), its new positions, and whether it missed some. */
+export interface Delivery {
+  entries: BrokerEntry[];
+  positions: ReadonlyMap<string, StreamPosition>;
+  gap: boolean;
+}
+
+/** Why the hub ended a subscription before the transport did. */
+export type EndReason = 'superseded' | 'shutdown';
+
+/** The transport's side of a subscription: how it writes to its client. */
+export interface SubscriberSink {
+  /** Messages (or a bare gap) for the client. A one-shot subscription is already closed when this is called. */
+  deliver(delivery: Delivery): void;
+  /** The hub ended the subscription (it is already closed). */
+  end(reason: EndReason, positions: ReadonlyMap<string, StreamPosition>): void;
+  /** A broker read failed; the subscription is already closed. */
+  fail(error: unknown): void;
+  /** The subscription has read everything retained and now waits for publishes (called once). */
+  waiting?(): void;
+}
+
+export interface SubscriptionSpec {
+  /** Groups the subscriptions of one session token, for the per-session cap. */
+  sessionKey: string;
+  transport: string;
+  /** Channels in preference order: a message sent to several is labelled with the first. */
+  channels: readonly string[];
+  /** Start position for every channel. */
+  positions: Map<string, StreamPosition>;
+  /** The start position itself could not be served (unknown cursor version, expired client position). */
+  gap: boolean;
+  /** Long polling: close after the first delivery. */
+  oneShot: boolean;
+  sink: SubscriberSink;
+}
+
+/** The hub's hooks into a subscription's life. */
+export interface SubscriptionHost {
+  readonly broker: Broker;
+  readonly pageLimit: number;
+  detach(subscription: Subscription): void;
+  delivered(subscription: Subscription, delivery: Delivery): void;
+  failed(subscription: Subscription, error: unknown): void;
+}
+
+/**
+ * One listener's state: its positions per channel, independent of transport.
+ * It reads what is retained after its positions, then follows publishes
+ * directly while they come in order, and reads again when one did not.
+ */
+export class Subscription {
+  readonly spec: SubscriptionSpec;
+  private readonly host: SubscriptionHost;
+  private readonly positionMap: Map<string, StreamPosition>;
+  private pendingGap: boolean;
+  private reading = false;
+  private dirty = false;
+  private lastEvent: PublishEvent | undefined;
+  private hasWaited = false;
+  closed = false;
+
+  constructor(host: SubscriptionHost, spec: SubscriptionSpec) {
+    this.host = host;
+    this.spec = spec;
+    this.positionMap = new Map(spec.positions);
+    this.pendingGap = spec.gap;
+  }
+
+  get positions(): ReadonlyMap<string, StreamPosition> {
+    return this.positionMap;
+  }
+
+  /** Reads everything retained after the positions; delivers it, or waits for publishes. */
+  catchUp(): void {
+    if (this.closed) return;
+    if (this.reading) {
+      this.dirty = true;
+      return;
+    }
+    this.reading = true;
+    this.dirty = false;
+    this.readPage().then(
+      (delivery) => {
+        this.reading = false;
+        if (this.closed) return;
+        if (delivery) this.deliver(delivery);
+        if (this.dirty) this.catchUp();
+        else if (!this.closed && !this.hasWaited) {
+          this.hasWaited = true;
+          this.spec.sink.waiting?.();
+        }
+      },
+      (error: unknown) => {
+        this.reading = false;
+        if (!this.closed) this.host.failed(this, error);
+      },
+    );
+  }
+
+  /** A publish to one of this subscription's channels. */
+  onEvent(event: PublishEvent): void {
+    if (this.closed || event === this.lastEvent) return; // told once per channel it was sent to
+    this.lastEvent = event;
+    if (this.reading) {
+      this.dirty = true;
+      return;
+    }
+    let deliverOn: string | undefined;
+    const advanced = new Map<string, StreamPosition>();
+    for (const channel of this.spec.channels) {
+      const published = event.entries.find((entry) => entry.channel === channel);
+      const position = this.positionMap.get(channel);
+      if (!published || !position) continue;
+      const standing = this.host.broker.standing(position, published);
+      if (standing === 'behind') {
+        this.catchUp();
+        return;
+      }
+      if (standing === 'next') {
+        advanced.set(channel, published.position);
+        deliverOn ??= channel;
+      }
+    }
+    if (deliverOn === undefined) return;
+    for (const [channel, position] of advanced) this.positionMap.set(channel, position);
+    const entry: BrokerEntry = {
+      channel: deliverOn,
+      position: advanced.get(deliverOn) as StreamPosition,
+      order: event.order,
+      message: event.message,
+    };
+    this.deliver({ entries: [entry], positions: this.positionMap, gap: this.takeGap() });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.host.detach(this);
+  }
+
+  private deliver(delivery: Delivery): void {
+    if (this.spec.oneShot) this.close();
+    this.host.delivered(this, delivery);
+    this.spec.sink.deliver(delivery);
+  }
+
+  private takeGap(): boolean {
+    const gap = this.pendingGap;
+    this.pendingGap = false;
+    return gap;
+  }
+
+  /**
+   * Reads every channel, merges by broker order, drops copies of one message
+   * sent to several channels, and cuts at the page limit without letting any
+   * channel's position pass an entry that was not delivered.
+   */
+  private async readPage(): Promise<Delivery | undefined> {
+    const { broker, pageLimit } = this.host;
+    const channels = this.spec.channels;
+    const reads = await Promise.all(
+      channels.map((channel) => broker.read(channel, this.positionMap.get(channel) as StreamPosition, pageLimit)),
+    );
+    if (this.closed) return undefined;
+    let gap = this.takeGap();
+    const merged: BrokerEntry[] = [];
+    for (const read of reads) {
+      gap ||= read.gap;
+      merged.push(...read.entries);
+    }
+    merged.sort((a, b) => a.order - b.order); // stable: channel preference order breaks ties
+    const taken = new Map<string, StreamPosition>();
+    const ids = new Set<string>();
+    const entries: BrokerEntry[] = [];
+    let cut = merged.length;
+    for (let i = 0; i < merged.length; i++) {
+      const entry = merged[i] as BrokerEntry;
+      if (ids.has(entry.message.id)) {
+        taken.set(entry.channel, entry.position);
+        continue;
+      }
+      if (entries.length === pageLimit) {
+        cut = i;
+        break;
+      }
+      ids.add(entry.message.id);
+      entries.push(entry);
+      taken.set(entry.channel, entry.position);
+    }
+    channels.forEach((channel, index) => {
+      const read = reads[index];
+      if (!read) return;
+      const complete = !read.more && !merged.slice(cut).some((entry) => entry.channel === channel);
+      this.positionMap.set(channel, complete ? read.to : (taken.get(channel) ?? read.from));
+    });
+    if (entries.length === 0 && !gap) return undefined;
+    return { entries, positions: this.positionMap, gap };
+  }
+}

@@ -1,0 +1,49 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The server's Prometheus metrics, in a registry of its own (no process-wide state). */
+export class PnsMetrics {
+  readonly registry = new Registry();
+  readonly heldConnections = new Gauge({
+    name: 'pns_held_connections',
+    help: 'Subscriptions held open, by transport.',
+    labelNames: ['transport'],
+    registers: [this.registry],
+  });
+  readonly openConnections = new Gauge({
+    name: 'pns_open_connections',
+    help: 'Open TCP connections to the HTTP server.',
+    registers: [this.registry],
+  });
+  readonly polls = new Counter({
+    name: 'pns_polls_total',
+    help: 'Long polls answered, by outcome (message, timeout, gap, superseded, shutdown, aborted, error).',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  readonly published = new Counter({
+    name: 'pns_messages_published_total',
+    help: 'Messages stored by publish (idempotent repeats not counted).',
+    registers: [this.registry],
+  });
+  readonly delivered = new Counter({
+    name: 'pns_messages_delivered_total',
+    help: 'Messages written to subscribers (one per subscriber reached).',
+    labelNames: ['transport'],
+    registers: [this.registry],
+  });
+  readonly deliveryLatency = new Histogram({
+    name: 'pns_publish_to_delivery_seconds',
+    help: 'Time from publish to delivery to a subscriber.',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    // Includes nodejs_eventloop_lag_seconds and process memory and CPU.
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  async render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

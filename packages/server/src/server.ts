@@ -1,0 +1,131 @@
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { type Logger, pino } from 'pino';
+import { JwtSessionResolver } from './auth/jwt-session-resolver.js';
+import { PublishKeyVerifier } from './auth/publish-key.js';
+import type { SessionResolver } from './auth/session-resolver.js';
+import type { Broker } from './broker/broker.js';
+import { MemoryBroker } from './broker/memory-broker.js';
+import type { ServerConfig } from './config/options.js';
+import { createApp } from './http/app.js';
+import { registerPublishRoute } from './http/publish-route.js';
+import { type ClientPositionStore, MemoryClientPositionStore } from './hub/client-positions.js';
+import { Hub } from './hub/hub.js';
+import { PnsMetrics } from './ops/metrics.js';
+import { registerOpsRoutes } from './ops/ops-routes.js';
+import { longPollTransport } from './transports/long-poll.js';
+import { MessageRenderer } from './transports/render.js';
+import type { Transport } from './transports/transport.js';
+
+export interface PnsServerParts {
+  logger?: Logger;
+  broker?: Broker;
+  sessions?: SessionResolver;
+  clientPositions?: ClientPositionStore;
+  transports?: Transport[];
+}
+
+export interface PnsServer {
+  readonly config: ServerConfig;
+  readonly app: FastifyInstance;
+  readonly hub: Hub;
+  readonly broker: Broker;
+  readonly metrics: PnsMetrics;
+  readonly logger: Logger;
+  /** Starts listening; resolves with the base URL (`http://host:port`). */
+  listen(): Promise<string>;
+  /**
+   * Graceful shutdown: refuses new requests with SHUTTING_DOWN, answers every
+   * held poll over the drain window, then closes everything.
+   */
+  shutdown(): Promise<void>;
+}
+
+/** The composition root: every part of a pns node is made and wired here, and only here. */
+export async function createPnsServer(config: ServerConfig, parts: PnsServerParts = {}): Promise<PnsServer> {
+  const logger = parts.logger ?? pino({ level: config.logLevel, base: { service: 'pns' } });
+  const maxTtlMs = config.retentionSeconds * 1000;
+  const broker =
+    parts.broker ??
+    new MemoryBroker({
+      retentionCount: config.retentionCount,
+      memoryBudgetBytes: config.memoryMb * 1024 * 1024,
+      // Kept past the longest ttl and hold, so a reader that keeps polling never sees a false gap.
+      channelIdleMs: maxTtlMs + config.maxHoldSeconds * 2000,
+    });
+  const metrics = new PnsMetrics();
+  let draining = false;
+  let openConnections = 0;
+  const isDraining = (): boolean => draining;
+  const hub = new Hub(
+    broker,
+    { pageLimit: config.pageLimit, maxPerSession: config.maxPollsPerSession },
+    {
+      changed: (transport, delta) => metrics.heldConnections.inc({ transport }, delta),
+      delivered: (subscription, delivery) => {
+        const now = Date.now();
+        metrics.delivered.inc({ transport: subscription.spec.transport }, delivery.entries.length);
+        for (const entry of delivery.entries) metrics.deliveryLatency.observe(Math.max(0, now - entry.message.ts) / 1000);
+      },
+    },
+  );
+  const app = await createApp({ config, logger, isDraining, openConnections: () => openConnections });
+  app.server.on('connection', (socket) => {
+    openConnections++;
+    metrics.openConnections.inc();
+    socket.once('close', () => {
+      openConnections--;
+      metrics.openConnections.dec();
+    });
+  });
+  registerOpsRoutes(app, { metrics, isDraining });
+  registerPublishRoute(app, {
+    broker,
+    publishKeys: new PublishKeyVerifier([config.publishKey]),
+    metrics,
+    defaultTtlSeconds: config.ttlSeconds,
+    maxTtlSeconds: config.retentionSeconds,
+  });
+  const context = {
+    app,
+    config,
+    hub,
+    sessions: parts.sessions ?? new JwtSessionResolver({ secret: config.secret }),
+    clientPositions:
+      parts.clientPositions ??
+      new MemoryClientPositionStore({ maxEntries: config.clientPositions, ttlMs: maxTtlMs + config.maxHoldSeconds * 2000 }),
+    renderer: new MessageRenderer(),
+    metrics,
+    isDraining,
+  };
+  for (const transport of parts.transports ?? [longPollTransport]) transport.register(context);
+
+  let shutdownPromise: Promise<void> | undefined;
+  return {
+    config,
+    app,
+    hub,
+    broker,
+    metrics,
+    logger,
+    async listen() {
+      await app.listen({ port: config.port, host: config.host, backlog: config.backlog });
+      const address = app.server.address() as AddressInfo;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      return `http://${host}:${address.port}`;
+    },
+    shutdown() {
+      shutdownPromise ??= (async () => {
+        draining = true;
+        const closing = app.close(); // stops accepting; resolves once every connection has ended
+        await hub.drain(config.drainSeconds * 1000);
+        // Held polls are answered; anything still open after a grace second is cut.
+        const grace = setTimeout(() => app.server.closeAllConnections(), 1000);
+        await closing;
+        clearTimeout(grace);
+        await broker.close();
+      })();
+      return shutdownPromise;
+    },
+  };
+}

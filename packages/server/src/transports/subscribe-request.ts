@@ -1,0 +1,119 @@
+import { createHash } from 'node:crypto';
+import { decodeCursor, encodeCursor, PnsError, parseChannel, type StreamPosition, userChannel } from '@pns/protocol';
+import type { Session } from '../auth/session-resolver.js';
+import type { SubscriptionSpec } from '../hub/subscription.js';
+import type { TransportContext } from './transport.js';
+
+/** What a client asks for, parsed from the query every transport shares. */
+export interface SubscribeQuery {
+  sid: string;
+  comeFrom: string | undefined;
+  cursor: string | undefined;
+  topics: string[];
+  holdMs: number;
+}
+
+export const maxChannelsPerRequest = 32;
+const maxComeFromLength = 64;
+/** An epoch no broker uses: a position that must be served as a gap, from the oldest retained. */
+const unservableEpoch = '-';
+
+function single(query: Record<string, unknown>, name: string): string | undefined {
+  const value = query[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new PnsError('BAD_REQUEST', `Query parameter \`${name}\` must be given once.`);
+  return value;
+}
+
+/** Parses and checks the query; channels are checked against the session later. */
+export function parseSubscribeQuery(
+  query: Record<string, unknown>,
+  config: { holdSeconds: number; maxHoldSeconds: number },
+): SubscribeQuery {
+  const sid = single(query, 'sid');
+  if (!sid) throw new PnsError('BAD_REQUEST', 'Query parameter `sid` (the session token) is required.');
+  const comeFrom = single(query, 'comeFrom');
+  if (comeFrom !== undefined && comeFrom.length > maxComeFromLength) {
+    throw new PnsError('BAD_REQUEST', `Query parameter \`comeFrom\` must be at most ${maxComeFromLength} characters.`);
+  }
+  const cursor = single(query, 'cursor') || undefined;
+  const holdText = single(query, 'hold');
+  let holdSeconds = config.holdSeconds;
+  if (holdText !== undefined) {
+    const parsed = holdText.trim() === '' ? Number.NaN : Number(holdText);
+    if (!Number.isFinite(parsed)) throw new PnsError('BAD_REQUEST', 'Query parameter `hold` must be a number of seconds.');
+    holdSeconds = Math.min(Math.max(parsed, 0), config.maxHoldSeconds);
+  }
+  const rawChannels = query.ch === undefined ? [] : Array.isArray(query.ch) ? query.ch : [query.ch];
+  const topics: string[] = [];
+  for (const item of rawChannels as unknown[]) {
+    for (const channel of String(item).split(',')) {
+      if (channel === '') continue;
+      if (!parseChannel(channel)) {
+        throw new PnsError('BAD_REQUEST', `Channel ${JSON.stringify(channel.slice(0, 140))} is not of the form user:<id> or topic:<name>.`);
+      }
+      if (!topics.includes(channel)) topics.push(channel);
+    }
+  }
+  if (topics.length > maxChannelsPerRequest) {
+    throw new PnsError('BAD_REQUEST', `At most ${maxChannelsPerRequest} channels may be asked for in one request.`);
+  }
+  return { sid, comeFrom, cursor, topics, holdMs: holdSeconds * 1000 };
+}
+
+/** The session's own channel first, then the topics it asked for, each allowed by the token. */
+export function authorizeChannels(session: Session, asked: readonly string[]): string[] {
+  const own = userChannel(session.userId);
+  const channels = [own];
+  for (const channel of asked) {
+    const parsed = parseChannel(channel);
+    if (channel === own) continue;
+    if (parsed?.kind !== 'topic' || !session.topics.has(parsed.name)) {
+      throw new PnsError('CHANNEL_FORBIDDEN', `This session may not listen to ${JSON.stringify(channel)}.`);
+    }
+    channels.push(channel);
+  }
+  return channels;
+}
+
+function digest(text: string): string {
+  return createHash('sha256').update(text).digest('base64url').slice(0, 22);
+}
+
+export interface SubscribePlan extends Pick<SubscriptionSpec, 'sessionKey' | 'channels' | 'positions' | 'gap'> {
+  session: Session;
+  /** Set for a cursorless client: where its position is remembered between polls. */
+  clientKey: string | undefined;
+}
+
+/**
+ * Authenticates, authorizes the channels and finds where to start: from the
+ * cursor; else from where this `sid`+`comeFrom` last stood; else at "now".
+ */
+export async function planSubscription(query: SubscribeQuery, context: TransportContext): Promise<SubscribePlan> {
+  const session = await context.sessions.resolve(query.sid);
+  const channels = authorizeChannels(session, query.topics);
+  const sessionKey = digest(query.sid);
+  const clientKey = query.cursor === undefined ? digest(`${query.sid}\n${query.comeFrom ?? ''}`) : undefined;
+  let stored: string | 'expired' | undefined = query.cursor;
+  if (clientKey !== undefined) stored = await context.clientPositions.get(clientKey);
+  let known: ReadonlyMap<string, StreamPosition> | undefined;
+  let gap = false;
+  if (stored === 'expired') gap = true;
+  else if (stored !== undefined) {
+    const decoded = decodeCursor(stored);
+    if (decoded.kind === 'malformed') throw new PnsError('BAD_REQUEST', 'Query parameter `cursor` is not a pns cursor.');
+    if (decoded.kind === 'unknown-version') gap = true;
+    else known = decoded.positions;
+  }
+  const positions = new Map<string, StreamPosition>();
+  for (const channel of channels) {
+    const position = known?.get(channel) ?? (gap ? { epoch: unservableEpoch, offset: '0' } : await context.hub.broker.head(channel));
+    positions.set(channel, position);
+  }
+  if (clientKey !== undefined && stored === undefined) {
+    // Seen from its first poll on: what is published from now is kept for it.
+    await context.clientPositions.set(clientKey, encodeCursor(positions));
+  }
+  return { session, channels, positions, gap, sessionKey, clientKey };
+}

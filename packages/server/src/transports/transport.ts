@@ -1,0 +1,29 @@
+import type { FastifyInstance } from 'fastify';
+import type { SessionResolver } from '../auth/session-resolver.js';
+import type { ServerConfig } from '../config/options.js';
+import type { ClientPositionStore } from '../hub/client-positions.js';
+import type { Hub } from '../hub/hub.js';
+import type { PnsMetrics } from '../ops/metrics.js';
+import type { MessageRenderer } from './render.js';
+
+/** What every transport shares: auth, the hub and positions, limits, rendering and metrics. */
+export interface TransportContext {
+  app: FastifyInstance;
+  config: ServerConfig;
+  hub: Hub;
+  sessions: SessionResolver;
+  clientPositions: ClientPositionStore;
+  renderer: MessageRenderer;
+  metrics: PnsMetrics;
+  isDraining(): boolean;
+}
+
+/**
+ * A way for clients to receive messages (long polling now; SSE and WebSocket
+ * later). Each registers its routes and opens hub subscriptions with a sink
+ * that writes to its clients; it owns nothing else.
+ */
+export interface Transport {
+  readonly name: string;
+  register(context: TransportContext): void;
+}
