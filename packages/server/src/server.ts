@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, Server as NetServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { JwtSessionResolver } from './auth/jwt-session-resolver.js';
@@ -117,11 +117,14 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
     shutdown() {
       shutdownPromise ??= (async () => {
         draining = true;
-        const closing = app.close(); // stops accepting; resolves once every connection has ended
+        // Stop accepting connections but keep the established ones: http.Server#close
+        // would also drop idle keep-alive sockets, and a request arriving on one should
+        // be told SHUTTING_DOWN (come back in 1–5 s), not see a reset.
+        NetServer.prototype.close.call(app.server);
         await hub.drain(config.drainSeconds * 1000);
         // Held polls are answered; anything still open after a grace second is cut.
         const grace = setTimeout(() => app.server.closeAllConnections(), 1000);
-        await closing;
+        await app.close();
         clearTimeout(grace);
         await broker.close();
       })();

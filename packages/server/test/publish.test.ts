@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startTestServer, type TestServer } from './support/harness.js';
+
+type Ids = { ids: string[] };
+type ErrorJson = { errorCode: string };
+
+describe('POST /pns/publish', { timeout: 60_000 }, () => {
+  let t: TestServer;
+  let sid: string;
+  let clients = 0;
+  before(async () => {
+    t = await startTestServer({ retentionCount: '3', retentionSeconds: '900' });
+    sid = await t.token('7', { topics: ['news'] });
+  });
+  after(() => t.close());
+
+  async function cursorNow(): Promise<string> {
+    return (await t.poll({ sid, comeFrom: `new-${++clients}`, ch: 'topic:news', hold: 0 })).body.cursor;
+  }
+
+  async function received(cursor: string): Promise<unknown[]> {
+    return (await t.poll({ sid, cursor, ch: 'topic:news', hold: 0 })).body.msg.map((m) => m.data);
+  }
+
+  describe('#single', () => {
+    it('answers the stored message’s id', async () => {
+      const answer = await t.publish({ to: 'user:7', type: 70, data: { subject: 'hi' } });
+      assert.equal(answer.status, 200);
+      assert.equal((answer.json as Ids).ids.length, 1);
+      assert.match((answer.json as Ids).ids[0] as string, /^[0-9a-f-]{36}$/);
+    });
+
+    it('accepts data of any JSON type, and none', async () => {
+      const cursor = await cursorNow();
+      for (const data of ['text', 0, false, null, [1, [2]]]) assert.equal((await t.publish({ to: 'user:7', type: 1, data })).status, 200);
+      assert.equal((await t.publish({ to: 'user:7', type: 1 })).status, 200);
+      // Retention count 3 keeps the last three; absent data arrives as null.
+      assert.deepEqual(await received(cursor), [null, [1, [2]], null]);
+    });
+  });
+
+  describe('#batch', () => {
+    it('stores every message of a batch and answers their ids in order', async () => {
+      const cursor = await cursorNow();
+      const answer = await t.publish([
+        { to: 'user:7', type: 70, data: 'a', id: 'batch-a' },
+        { to: 'topic:news', type: 70, data: 'b' },
+      ]);
+      assert.equal(answer.status, 200);
+      const ids = (answer.json as Ids).ids;
+      assert.equal(ids[0], 'batch-a');
+      assert.equal(ids.length, 2);
+      assert.deepEqual(await received(cursor), ['a', 'b']);
+    });
+
+    it('refuses a whole batch when one member is invalid, storing none of it', async () => {
+      const cursor = await cursorNow();
+      const answer = await t.publish([
+        { to: 'user:7', type: 70, data: 'good' },
+        { to: 'nobody', type: 70, data: 'bad' },
+      ]);
+      assert.equal(answer.status, 400);
+      assert.equal((answer.json as ErrorJson).errorCode, 'BAD_REQUEST');
+      assert.deepEqual(await received(cursor), []);
+    });
+  });
+
+  describe('#idempotency', () => {
+    it('stores and delivers a retried id once, answering the same id', async () => {
+      const cursor = await cursorNow();
+      const message = { to: 'user:7', type: 70, data: { n: 1 }, id: 'order-1001' };
+      const first = await t.publish(message);
+      const retry = await t.publish(message);
+      assert.deepEqual(first.json, { ids: ['order-1001'] });
+      assert.deepEqual(retry.json, { ids: ['order-1001'] });
+      assert.deepEqual(await received(cursor), [{ n: 1 }]);
+    });
+
+    it('stays idempotent however much count-based trimming happened since', async () => {
+      const message = { to: 'user:7', type: 70, data: 'keep', id: 'trimmed-id' };
+      await t.publish(message);
+      for (let i = 0; i < 6; i++) await t.publish({ to: 'user:7', type: 70, data: i });
+      const cursor = await cursorNow();
+      assert.equal((await t.publish(message)).status, 200);
+      assert.deepEqual(await received(cursor), []);
+    });
+
+    it('answers ID_CONFLICT for the same id with a different body, and stores nothing of its batch', async () => {
+      await t.publish({ to: 'user:7', type: 70, data: 'original', id: 'conflict-1' });
+      const cursor = await cursorNow();
+      const answer = await t.publish([
+        { to: 'user:7', type: 70, data: 'innocent' },
+        { to: 'user:7', type: 70, data: 'changed', id: 'conflict-1' },
+      ]);
+      assert.equal(answer.status, 409);
+      assert.equal((answer.json as ErrorJson).errorCode, 'ID_CONFLICT');
+      assert.deepEqual(await received(cursor), []);
+    });
+  });
+
+  describe('#retention', () => {
+    it('keeps the newest messages per channel up to the retention count', async () => {
+      const cursor = await cursorNow();
+      for (let i = 1; i <= 5; i++) await t.publish({ to: 'topic:news', type: 70, data: i });
+      const answer = await t.poll({ sid, cursor, ch: 'topic:news', hold: 0 });
+      assert.equal(answer.body.gap, true);
+      assert.deepEqual(
+        answer.body.msg.map((m) => m.data),
+        [3, 4, 5],
+      );
+    });
+
+    it('refuses a ttl above the server maximum', async () => {
+      const answer = await t.publish({ to: 'user:7', type: 70, ttl: 901 });
+      assert.equal(answer.status, 400);
+      assert.equal((answer.json as ErrorJson).errorCode, 'BAD_REQUEST');
+    });
+
+    it('drops a message when its ttl ends, and tells a reader that missed it', async () => {
+      const cursor = await cursorNow();
+      await t.publish({ to: 'user:7', type: 70, data: 'short', ttl: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const answer = await t.poll({ sid, cursor, ch: 'topic:news', hold: 0 });
+      assert.equal(answer.body.c, 0);
+      assert.equal(answer.body.gap, true);
+    });
+  });
+});
