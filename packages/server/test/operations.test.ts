@@ -50,6 +50,38 @@ describe('operations', { timeout: 60_000 }, () => {
     });
   });
 
+  describe('#cors', () => {
+    let t: TestServer;
+    before(async () => {
+      t = await startTestServer({ corsOrigins: 'https://mail.example, https://app.example' });
+    });
+    after(() => t.close());
+
+    it('allows the configured origins only', async () => {
+      const sid = await t.token('cors');
+      const allowed = await t.poll({ sid, hold: 0 }, { headers: { origin: 'https://mail.example' } });
+      assert.equal(allowed.headers['access-control-allow-origin'], 'https://mail.example');
+      const other = await t.poll({ sid, hold: 0 }, { headers: { origin: 'https://evil.example' } });
+      assert.equal(other.headers['access-control-allow-origin'], undefined);
+    });
+  });
+
+  describe('#broker unavailable', () => {
+    it('answers 503 BACKEND_UNAVAILABLE with Retry-After to polls and publishes', async () => {
+      const t = await startTestServer();
+      const sid = await t.token('down');
+      await t.server.broker.close();
+      const publish = await t.publish({ to: 'user:down', type: 70 });
+      assert.equal(publish.status, 503);
+      assert.equal((publish.json as ErrorJson).errorCode, 'BACKEND_UNAVAILABLE');
+      assert.equal(publish.headers['retry-after'], '5');
+      const poll = await t.poll({ sid, hold: 0 });
+      assert.equal(poll.status, 503);
+      assert.equal((poll.json as ErrorJson).errorCode, 'BACKEND_UNAVAILABLE');
+      await t.close();
+    });
+  });
+
   describe('#connection limit', () => {
     let t: TestServer;
     before(async () => {

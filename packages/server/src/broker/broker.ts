@@ -1,5 +1,16 @@
 import type { MessageType, StreamPosition } from '@pns/protocol';
 
+/**
+ * The broker could not do its job (store unreachable, broker closed). Answered
+ * as 503 BACKEND_UNAVAILABLE, so clients and publishers retry later.
+ */
+export class BrokerUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BrokerUnavailableError';
+  }
+}
+
 /** A message as the broker stores it: the same for every channel it was sent to. */
 export interface BrokerMessage {
   id: string;

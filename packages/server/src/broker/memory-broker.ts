@@ -1,16 +1,17 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { PnsError, type StreamPosition } from '@pns/protocol';
-import type {
-  Broker,
-  BrokerEntry,
-  BrokerListener,
-  BrokerMessage,
-  EntryStanding,
-  PublishEvent,
-  PublishedEntry,
-  PublishOutcome,
-  PublishRequest,
-  ReadResult,
+import {
+  type Broker,
+  type BrokerEntry,
+  type BrokerListener,
+  type BrokerMessage,
+  BrokerUnavailableError,
+  type EntryStanding,
+  type PublishEvent,
+  type PublishedEntry,
+  type PublishOutcome,
+  type PublishRequest,
+  type ReadResult,
 } from './broker.js';
 
 export interface MemoryBrokerOptions {
@@ -73,6 +74,7 @@ export class MemoryBroker implements Broker {
   private forgottenMaxSeq = 0;
   private retainedBytes = 0;
   private readonly sweepTimer: NodeJS.Timeout;
+  private closed = false;
 
   constructor(options: MemoryBrokerOptions) {
     this.options = { sweepIntervalMs: 5_000, now: Date.now, ...options };
@@ -81,6 +83,7 @@ export class MemoryBroker implements Broker {
   }
 
   async publish(batch: PublishRequest[]): Promise<PublishOutcome[]> {
+    this.assertOpen();
     const now = this.options.now();
     // Check every id before storing anything, so a conflict stores none of the batch.
     // Ids are keyed service-wide, not per scope: clients dedupe by id, so an id
@@ -115,6 +118,7 @@ export class MemoryBroker implements Broker {
   }
 
   async read(channel: string, after: StreamPosition, limit: number): Promise<ReadResult> {
+    this.assertOpen();
     const stream = this.channels.get(channel);
     const now = this.options.now();
     if (stream) stream.lastUsed = now;
@@ -155,6 +159,7 @@ export class MemoryBroker implements Broker {
   }
 
   async head(_channel: string): Promise<StreamPosition> {
+    this.assertOpen();
     return this.position(this.seq);
   }
 
@@ -181,6 +186,7 @@ export class MemoryBroker implements Broker {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.sweepTimer);
     this.listeners.clear();
   }
@@ -218,6 +224,10 @@ export class MemoryBroker implements Broker {
       if (record.expiresAt <= now) this.idempotency.delete(id);
     }
     this.compactBudgetQueue();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new BrokerUnavailableError('the memory broker is closed');
   }
 
   private liveRecord(id: string, now: number): IdempotencyRecord | undefined {

@@ -17,8 +17,12 @@ export function readOpenFileLimit(limitsPath = '/proc/self/limits'): number | un
   }
 }
 
-/** Default cap on open connections: the open-file limit less a reserve, so the next client gets a 503, not a reset. */
-export function defaultMaxConnections(limit = readOpenFileLimit()): number {
+/** Cap on open connections for an open-file limit: the limit less a reserve, so the next client gets a 503, not a reset. */
+export function maxConnectionsFor(limit: number | undefined): number {
   if (limit === undefined) return 10_000;
   return Math.max(16, limit - descriptorReserve);
+}
+
+export function defaultMaxConnections(): number {
+  return maxConnectionsFor(readOpenFileLimit());
 }

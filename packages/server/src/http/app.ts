@@ -95,7 +95,9 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.setErrorHandler((error, request, reply) => {
     const pnsError = toPnsError(error);
-    if (pnsError.code === 'INTERNAL_ERROR') request.log.error({ err: error, url: redactUrl(request.url) }, 'unexpected error');
+    if (pnsError.status >= 500 && pnsError.code !== 'SHUTTING_DOWN' && pnsError.code !== 'OVERLOADED') {
+      request.log.error({ err: error, url: redactUrl(request.url), code: pnsError.code }, 'request failed');
+    }
     sendError(reply, pnsError);
   });
 

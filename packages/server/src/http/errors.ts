@@ -1,4 +1,8 @@
 import { errorCatalog, isErrorCode, PnsError } from '@pns/protocol';
+import { BrokerUnavailableError } from '../broker/broker.js';
+
+/** Seconds a client or publisher is asked to wait when the message store is unavailable. */
+export const backendRetryAfterSeconds = 5;
 
 /** Fastify's own error codes, as the catalog names them. */
 const fastifyCodes: Record<string, PnsError['code']> = {
@@ -34,6 +38,8 @@ const clientMessages: Partial<Record<PnsError['code'], string>> = {
  */
 export function toPnsError(error: unknown): PnsError {
   if (error instanceof PnsError) return error;
+  if (error instanceof BrokerUnavailableError)
+    return new PnsError('BACKEND_UNAVAILABLE', undefined, { retryAfter: backendRetryAfterSeconds });
   const { code, statusCode, message } = (error ?? {}) as { code?: unknown; statusCode?: unknown; message?: unknown };
   const mapped =
     (typeof code === 'string' ? fastifyCodes[code] : undefined) ?? (typeof statusCode === 'number' ? byStatus[statusCode] : undefined);

@@ -80,14 +80,7 @@ export function registerPublishRoute(app: FastifyInstance, options: PublishRoute
           .digest('base64url');
         return { channels, type: message.type, dataJson, ttlSeconds, id: message.id, scope: request.publishScope as string, fingerprint };
       });
-      let outcomes: Awaited<ReturnType<Broker['publish']>>;
-      try {
-        outcomes = await options.broker.publish(batch);
-      } catch (error) {
-        if (error instanceof PnsError) throw error;
-        request.log.error({ err: error }, 'broker publish failed');
-        throw new PnsError('BACKEND_UNAVAILABLE', undefined, { retryAfter: 5 });
-      }
+      const outcomes = await options.broker.publish(batch);
       options.metrics.published.inc(outcomes.filter((outcome) => !outcome.duplicate).length);
       return { ids: outcomes.map((outcome) => outcome.id) };
     },

@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig, rawOptionsFrom } from '../src/config/load-config.js';
+import { descriptorReserve, maxConnectionsFor, readOpenFileLimit } from '../src/config/open-file-limit.js';
+
+const keys = { secret: 'a-secret-of-16-chars+', publishKey: 'a-publish-key-16-chars' };
+
+function problems(raw: Parameters<typeof loadConfig>[0]): string[] {
+  try {
+    loadConfig(raw);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    return error.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('loadConfig', { timeout: 10_000 }, () => {
+  describe('#defaults', () => {
+    it('gives the documented defaults', () => {
+      const config = loadConfig({ ...keys });
+      assert.equal(config.port, 7070);
+      assert.equal(config.holdSeconds, 25);
+      assert.equal(config.maxHoldSeconds, 120);
+      assert.equal(config.retentionCount, 1000);
+      assert.equal(config.ttlSeconds, 600);
+      assert.equal(config.memoryMb, 256);
+      assert.equal(config.backlog, 4096);
+      assert.equal(config.maxPollsPerSession, 4);
+      assert.equal(config.pageLimit, 100);
+      assert.equal(config.maxBodyBytes, 65_536);
+      assert.deepEqual(config.corsOrigins, []);
+      assert.equal(config.devMode, false);
+      assert.equal(config.host, '0.0.0.0');
+    });
+
+    it('starts in dev mode without a secret: loopback only, generated keys', () => {
+      const config = loadConfig({ host: '0.0.0.0' });
+      assert.equal(config.devMode, true);
+      assert.equal(config.host, '127.0.0.1');
+      assert.ok(config.secret.length >= 32);
+      assert.ok(config.publishKey.length >= 32);
+      assert.notEqual(config.secret, config.publishKey);
+    });
+  });
+
+  describe('#validation', () => {
+    it('reports every problem at once, by variable and flag', () => {
+      const found = problems({ ...keys, port: 'abc', holdSeconds: '-1', logLevel: 'loud' });
+      assert.equal(found.length, 3);
+      assert.ok(found.some((p) => p.startsWith('PNS_PORT / --port')));
+      assert.ok(found.some((p) => p.startsWith('PNS_HOLD_SECONDS / --hold-seconds')));
+      assert.ok(found.some((p) => p.startsWith('PNS_LOG_LEVEL / --log-level')));
+    });
+
+    it('requires a publish key with a secret, different from it', () => {
+      assert.equal(problems({ secret: keys.secret }).length, 1);
+      assert.equal(problems({ secret: keys.secret, publishKey: keys.secret }).length, 1);
+    });
+
+    it('refuses short secrets and a default hold above the maximum', () => {
+      assert.equal(problems({ secret: 'short', publishKey: keys.publishKey }).length, 1);
+      assert.equal(problems({ ...keys, holdSeconds: '30', maxHoldSeconds: '20' }).length, 1);
+      assert.equal(problems({ ...keys, ttlSeconds: '100', retentionSeconds: '50' }).length, 1);
+    });
+  });
+
+  describe('#rawOptionsFrom', () => {
+    it('reads PNS_* variables, and flags win', () => {
+      const raw = rawOptionsFrom({ PNS_PORT: '9000', PNS_HOLD_SECONDS: '10', PNS_CORS_ORIGINS: 'a, b' }, { port: '9100' });
+      const config = loadConfig({ ...keys, ...raw });
+      assert.equal(config.port, 9100);
+      assert.equal(config.holdSeconds, 10);
+      assert.deepEqual(config.corsOrigins, ['a', 'b']);
+    });
+  });
+});
+
+describe('open-file limit', { timeout: 10_000 }, () => {
+  it('reads the soft limit of this process', () => {
+    const limit = readOpenFileLimit();
+    assert.ok(limit === undefined || limit > 0);
+  });
+
+  it('keeps a reserve below the limit for the connection cap', () => {
+    assert.equal(maxConnectionsFor(20_000), 20_000 - descriptorReserve);
+    assert.equal(maxConnectionsFor(undefined), 10_000);
+  });
+
+  it('is undefined where the limits file does not exist', () => {
+    assert.equal(readOpenFileLimit('/nonexistent/limits'), undefined);
+  });
+});
