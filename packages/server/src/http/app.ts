@@ -22,7 +22,7 @@ export function redactUrl(url: string): string {
 
 function sendError(reply: FastifyReply, error: PnsError): void {
   if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
-  reply.header('cache-control', 'no-store').code(error.status).type('application/json; charset=utf-8').send(error.toBody());
+  reply.code(error.status).type('application/json; charset=utf-8').send(error.toBody());
 }
 
 /** Answers a malformed request that never reached a route (bad request line, oversized headers, timeouts). */
@@ -83,6 +83,11 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
       reply.header('connection', 'close');
       throw new PnsError('OVERLOADED', undefined, { retryAfter: options.overloadRetryAfter?.() ?? 5 + Math.floor(Math.random() * 11) });
     }
+  });
+
+  // Nothing pns answers may be cached: every answer depends on the moment it is given.
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('cache-control', 'no-store');
   });
 
   app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {

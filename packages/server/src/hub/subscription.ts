@@ -29,7 +29,7 @@ export interface SubscriptionSpec {
   transport: string;
   /** Channels in preference order: a message sent to several is labelled with the first. */
   channels: readonly string[];
-  /** Start position for every channel. */
+  /** Start position for every channel; the subscription takes this map over and advances it. */
   positions: Map<string, StreamPosition>;
   /** The start position itself could not be served (unknown cursor version, expired client position). */
   gap: boolean;
@@ -66,7 +66,7 @@ export class Subscription {
   constructor(host: SubscriptionHost, spec: SubscriptionSpec) {
     this.host = host;
     this.spec = spec;
-    this.positionMap = new Map(spec.positions);
+    this.positionMap = spec.positions;
     this.pendingGap = spec.gap;
   }
 

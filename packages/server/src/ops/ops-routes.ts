@@ -7,17 +7,13 @@ export const opsPaths = new Set(['/healthz', '/readyz', '/metrics']);
 
 /** Liveness, readiness (false while draining) and Prometheus metrics. */
 export function registerOpsRoutes(app: FastifyInstance, options: { metrics: PnsMetrics; isDraining(): boolean }): void {
-  app.get('/healthz', async (_request, reply) => {
-    reply.header('cache-control', 'no-store');
-    return { status: 'ok' };
-  });
-  app.get('/readyz', async (_request, reply) => {
-    reply.header('cache-control', 'no-store');
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async () => {
     if (options.isDraining()) throw new PnsError('SHUTTING_DOWN', undefined, { retryAfter: 1 });
     return { status: 'ready' };
   });
   app.get('/metrics', async (_request, reply) => {
-    reply.header('cache-control', 'no-store').type(options.metrics.registry.contentType);
+    reply.type(options.metrics.registry.contentType);
     return options.metrics.render();
   });
 }

@@ -36,7 +36,7 @@ async function handlePoll(context: TransportContext, request: FastifyRequest, re
     answeredCursor = cursor;
     metrics.polls.inc({ outcome });
     if (outcome === 'shutdown') reply.header('connection', 'close');
-    reply.header('cache-control', 'no-store').type('application/json; charset=utf-8').send(body);
+    reply.type('application/json; charset=utf-8').send(body);
   };
 
   const subscription = hub.open({

@@ -40,8 +40,8 @@ export function parseSubscribeQuery(
   const holdText = single(query, 'hold');
   let holdSeconds = config.holdSeconds;
   if (holdText !== undefined) {
-    const parsed = holdText.trim() === '' ? Number.NaN : Number(holdText);
-    if (!Number.isFinite(parsed)) throw new PnsError('BAD_REQUEST', 'Query parameter `hold` must be a number of seconds.');
+    const parsed = /^-?[0-9]{1,6}(\.[0-9]{1,3})?$/.test(holdText) ? Number(holdText) : Number.NaN;
+    if (!Number.isFinite(parsed)) throw new PnsError('BAD_REQUEST', 'Query parameter `hold` must be a number of seconds, like 25 or 0.5.');
     holdSeconds = Math.min(Math.max(parsed, 0), config.maxHoldSeconds);
   }
   const rawChannels = query.ch === undefined ? [] : Array.isArray(query.ch) ? query.ch : [query.ch];
