@@ -1,5 +1,3 @@
-import { parseChannel } from './channel.js';
-
 /**
  * A position in one channel's stream. `epoch` names the stream's lifetime:
  * when it differs from the stream's current epoch (store reset, server
@@ -11,7 +9,7 @@ export interface StreamPosition {
   offset: string;
 }
 
-/** Channel → position. A cursor carries positions only; it never grants a channel. */
+/** Decoded positions, by channel key (see `channelKey`). A cursor never grants a channel. */
 export type CursorPositions = ReadonlyMap<string, StreamPosition>;
 
 export type DecodedCursor =
@@ -28,6 +26,25 @@ const maxFieldLength = 64;
 const currentPrefix = 'v1.';
 const versionPrefix = /^v[0-9]{1,4}\.[A-Za-z0-9_-]*$/;
 const fieldPattern = /^[\x21-\x7e]+$/;
+const keyPattern = /^[0-9a-z]{1,11}$/;
+
+/**
+ * A short, stable key for a channel name (cyrb53, a 53-bit string hash, in
+ * base 36), so a cursor's length does not grow with channel names: a client
+ * on 33 channels of 128 characters still gets a cursor that fits a URL.
+ */
+export function channelKey(channel: string): string {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < channel.length; i++) {
+    const code = channel.charCodeAt(i);
+    h1 = Math.imul(h1 ^ code, 2654435761);
+    h2 = Math.imul(h2 ^ code, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
+}
 
 function toBase64Url(ascii: string): string {
   return btoa(ascii).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
@@ -46,35 +63,48 @@ function isField(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= maxFieldLength && fieldPattern.test(value);
 }
 
-/** Encodes positions as an opaque, URL-safe cursor (`v1.` + base64url of JSON). */
-export function encodeCursor(positions: CursorPositions): string {
-  const entries: [string, string, string][] = [];
-  for (const [channel, position] of positions) entries.push([channel, position.epoch, position.offset]);
-  // Channel names, epochs and offsets are printable ASCII, so btoa is safe here.
-  return currentPrefix + toBase64Url(JSON.stringify(entries));
+/**
+ * Encodes positions (by channel name) as an opaque, URL-safe cursor: `v1.` +
+ * base64url of the JSON `[[epoch, …], [[channel key, epoch index, offset], …]]`.
+ * Epochs are listed once, since a broker's channels usually share one.
+ */
+export function encodeCursor(positions: ReadonlyMap<string, StreamPosition>): string {
+  const epochs: string[] = [];
+  const entries: [string, number, string][] = [];
+  for (const [channel, { epoch, offset }] of positions) {
+    let index = epochs.indexOf(epoch);
+    if (index < 0) index = epochs.push(epoch) - 1;
+    entries.push([channelKey(channel), index, offset]);
+  }
+  // Keys, epochs and offsets are printable ASCII, so btoa is safe here.
+  return currentPrefix + toBase64Url(JSON.stringify([epochs, entries]));
 }
 
+/** Decodes a cursor into positions by channel key; look channels up with `channelKey(channel)`. */
 export function decodeCursor(cursor: string): DecodedCursor {
   if (cursor.length > maxCursorLength || !versionPrefix.test(cursor)) return { kind: 'malformed' };
   if (!cursor.startsWith(currentPrefix)) return { kind: 'unknown-version' };
   const json = fromBase64Url(cursor.slice(currentPrefix.length));
   if (json === undefined) return { kind: 'malformed' };
-  let entries: unknown;
+  let payload: unknown;
   try {
-    entries = JSON.parse(json);
+    payload = JSON.parse(json);
   } catch {
     return { kind: 'malformed' };
   }
+  if (!Array.isArray(payload) || payload.length !== 2) return { kind: 'malformed' };
+  const [epochs, entries] = payload as unknown[];
+  if (!Array.isArray(epochs) || epochs.length > maxCursorChannels || !epochs.every(isField)) return { kind: 'malformed' };
   if (!Array.isArray(entries) || entries.length > maxCursorChannels) return { kind: 'malformed' };
   const positions = new Map<string, StreamPosition>();
   for (const entry of entries) {
     if (!Array.isArray(entry) || entry.length !== 3) return { kind: 'malformed' };
-    const [channel, epoch, offset] = entry as unknown[];
-    if (typeof channel !== 'string' || !parseChannel(channel) || !isField(epoch) || !isField(offset)) {
+    const [key, index, offset] = entry as unknown[];
+    if (typeof key !== 'string' || !keyPattern.test(key) || positions.has(key)) return { kind: 'malformed' };
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= epochs.length || !isField(offset)) {
       return { kind: 'malformed' };
     }
-    if (positions.has(channel)) return { kind: 'malformed' };
-    positions.set(channel, { epoch, offset });
+    positions.set(key, { epoch: epochs[index] as string, offset });
   }
   return { kind: 'positions', positions };
 }

@@ -143,6 +143,22 @@ describe('GET /pns/poll', { timeout: 60_000 }, () => {
       assert.equal(answer.body.gap, true);
     });
 
+    it('stays short enough to send back with the most and longest channels allowed', async () => {
+      const topics = Array.from({ length: 32 }, (_, i) => `${String(i).padStart(2, '0')}${'t'.repeat(126)}`);
+      const wide = await t.token('w'.repeat(128), { topics });
+      const ch = topics.map((topic) => `topic:${topic}`);
+      const first = await t.poll({ sid: wide, ch, hold: 0, comeFrom: 'wide' });
+      assert.equal(first.status, 200);
+      assert.ok(first.body.cursor.length < 2048, `cursor of ${first.body.cursor.length} characters`);
+      await t.publish({ to: ch[31] as string, type: 70, data: 'last topic' });
+      const next = await t.poll({ sid: wide, ch, hold: 0, cursor: first.body.cursor });
+      assert.equal(next.status, 200);
+      assert.deepEqual(
+        next.body.msg.map((m) => m.data),
+        ['last topic'],
+      );
+    });
+
     it('never grants a channel the token does not allow through the cursor', async () => {
       const other = await t.token('other');
       const cursor = encodeCursor(new Map([['user:42', { epoch: 'x', offset: '0' }]]));

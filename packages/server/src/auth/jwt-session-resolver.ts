@@ -8,7 +8,7 @@ export interface JwtSessionResolverOptions {
   clockToleranceSeconds?: number;
 }
 
-const maxTokenLength = 4096;
+const maxTokenLength = 8192;
 const maxTopics = 256;
 
 /** Verifies HS256 session tokens: `sub` is the user, `exp` is required, `topics` optional. */

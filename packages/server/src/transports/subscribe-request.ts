@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { decodeCursor, encodeCursor, PnsError, parseChannel, type StreamPosition, userChannel } from '@pns/protocol';
+import { channelKey, decodeCursor, encodeCursor, PnsError, parseChannel, type StreamPosition, userChannel } from '@pns/protocol';
 import type { Session } from '../auth/session-resolver.js';
 import type { SubscriptionSpec } from '../hub/subscription.js';
 import type { TransportContext } from './transport.js';
@@ -107,8 +107,14 @@ export async function planSubscription(query: SubscribeQuery, context: Transport
     else known = decoded.positions;
   }
   const positions = new Map<string, StreamPosition>();
-  for (const channel of channels) {
-    const position = known?.get(channel) ?? (gap ? { epoch: unservableEpoch, offset: '0' } : await context.hub.broker.head(channel));
+  const keys = channels.map(channelKey);
+  for (const [index, channel] of channels.entries()) {
+    const key = keys[index] as string;
+    // Two channels with one key (a 53-bit hash collision) cannot tell their positions apart: serve both as a gap.
+    const ambiguous = known !== undefined && keys.indexOf(key) !== keys.lastIndexOf(key);
+    if (ambiguous) gap = true;
+    const position =
+      (ambiguous ? undefined : known?.get(key)) ?? (gap ? { epoch: unservableEpoch, offset: '0' } : await context.hub.broker.head(channel));
     positions.set(channel, position);
   }
   if (clientKey !== undefined && stored === undefined) {
