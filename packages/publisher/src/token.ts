@@ -16,11 +16,14 @@ const unitSeconds: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 
 /** Seconds in a ttl given as a number of seconds or as `<n><s|m|h|d>`; undefined when invalid. */
 export function parseDuration(ttl: number | string): number | undefined {
-  if (typeof ttl === 'number') return Number.isFinite(ttl) && ttl > 0 ? Math.floor(ttl) : undefined;
-  const match = /^([0-9]+)([smhd]?)$/.exec(ttl.trim());
-  if (!match) return undefined;
-  const seconds = Number(match[1]) * (unitSeconds[match[2] || 's'] as number);
-  return seconds > 0 ? seconds : undefined;
+  let seconds: number;
+  if (typeof ttl === 'number') seconds = Math.floor(ttl);
+  else {
+    const match = /^([0-9]+)([smhd]?)$/.exec(ttl.trim());
+    if (!match) return undefined;
+    seconds = Number(match[1]) * (unitSeconds[match[2] || 's'] as number);
+  }
+  return Number.isSafeInteger(seconds) && seconds >= 1 ? seconds : undefined;
 }
 
 /** Mints a session token (HS256 JWT) that a browser passes as `sid`. */

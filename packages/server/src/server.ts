@@ -97,6 +97,7 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
     renderer: new MessageRenderer(),
     metrics,
     isDraining,
+    startedAt: Date.now(),
   };
   for (const transport of parts.transports ?? [longPollTransport]) transport.register(context);
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { encodeCursor } from '@pns/protocol';
+import { SignJWT } from 'jose';
 import type { MemoryBroker } from '../src/broker/memory-broker.js';
 import { delay, startTestServer, type TestServer, waitFor } from './support/harness.js';
 
@@ -71,12 +72,22 @@ describe('GET /pns/poll', { timeout: 60_000 }, () => {
       assert.equal(t.server.app.server.keepAliveTimeout, 75_000);
     });
 
-    it('never holds past the token expiry', async () => {
-      const shortLived = await t.token('short', { ttl: 1 });
+    it('never holds past the moment the token stops being accepted', async () => {
+      // Accepted until exp + 30 s of clock tolerance: this one has about two seconds left.
+      const now = Math.floor(Date.now() / 1000);
+      const ending = await new SignJWT({})
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('ending')
+        .setExpirationTime(now - 28)
+        .sign(new TextEncoder().encode(t.config.secret));
       const started = Date.now();
-      const answer = await t.poll({ sid: shortLived, hold: 60 });
+      const answer = await t.poll({ sid: ending, hold: 60 });
+      const held = Date.now() - started;
       assert.equal(answer.status, 200);
-      assert.ok(Date.now() - started < 3000);
+      assert.ok(held >= 500 && held < 5000, `held ${held} ms, not at once and not the whole minute`);
+      await delay(Math.max(0, 3100 - held));
+      const expired = await t.poll({ sid: ending, hold: 0 });
+      assert.equal((expired.json as { errorCode: string }).errorCode, 'SESSION_EXPIRED');
     });
   });
 
@@ -188,6 +199,30 @@ describe('GET /pns/poll', { timeout: 60_000 }, () => {
       );
       const third = await t.poll({ sid: seedSid, comeFrom: '1003', hold: 0 });
       assert.equal(third.body.c, 0);
+    });
+
+    it('get what was published since this server started, flagged as a gap, when their token predates it', async () => {
+      const restarted = await startTestServer();
+      try {
+        const now = Math.floor(Date.now() / 1000);
+        const oldToken = await new SignJWT({})
+          .setProtectedHeader({ alg: 'HS256' })
+          .setSubject('returning')
+          .setIssuedAt(now - 3600)
+          .setExpirationTime(now + 3600)
+          .sign(new TextEncoder().encode(restarted.config.secret));
+        await restarted.publish({ to: 'user:returning', type: 70, data: 'while away' });
+        const answer = await restarted.poll({ sid: oldToken, comeFrom: '1003', hold: 0 });
+        assert.equal(answer.body.gap, true);
+        assert.deepEqual(
+          answer.body.msg.map((m) => m.data),
+          ['while away'],
+        );
+        const next = await restarted.poll({ sid: oldToken, comeFrom: '1003', hold: 0 });
+        assert.deepEqual({ c: next.body.c, gap: next.body.gap }, { c: 0, gap: undefined });
+      } finally {
+        await restarted.close();
+      }
     });
 
     it('start at "now" when never seen before', async () => {

@@ -34,7 +34,7 @@ export class JwtSessionResolver implements SessionResolver {
       if (error instanceof joseErrors.JWTExpired) throw new PnsError('SESSION_EXPIRED');
       throw new PnsError('SESSION_INVALID');
     }
-    const { sub, topics, exp } = payload;
+    const { sub, topics, exp, iat } = payload;
     if (typeof sub !== 'string' || !isValidChannelName(sub)) {
       throw new PnsError('SESSION_INVALID', 'The session token has no valid `sub` (user id).');
     }
@@ -47,7 +47,10 @@ export class JwtSessionResolver implements SessionResolver {
     return {
       userId: sub,
       topics: new Set((topics as string[] | undefined) ?? []),
-      expiresAt: typeof exp === 'number' ? exp * 1000 : undefined,
+      // Held polls end when the token stops being accepted, not at `exp`: ending them at `exp`
+      // would answer every poll at once during the tolerance, and clients would spin.
+      expiresAt: typeof exp === 'number' ? (exp + this.clockTolerance) * 1000 : undefined,
+      issuedAt: typeof iat === 'number' ? iat * 1000 : undefined,
     };
   }
 }

@@ -3,8 +3,10 @@ export interface Session {
   userId: string;
   /** Topic names the session may listen to (without the `topic:` prefix). */
   topics: ReadonlySet<string>;
-  /** Epoch ms after which the session is over, if it ends. */
+  /** Epoch ms from which pns refuses the session (its expiry plus any clock tolerance), if it ends. */
   expiresAt: number | undefined;
+  /** Epoch ms the session's token was issued, if known. */
+  issuedAt: number | undefined;
 }
 
 /**

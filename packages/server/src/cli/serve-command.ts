@@ -47,7 +47,7 @@ async function devBanner(config: ServerConfig, url: string): Promise<string> {
     'Example token for user 42 (topics: news), valid 1 hour:',
     `  SID=${token}`,
     '',
-    'Wait for a message (held up to 25 s):',
+    `Wait for a message (held up to ${config.holdSeconds} s):`,
     `  curl "${url}/pns/poll?sid=$SID&comeFrom=1003"`,
     'Publish one from another terminal:',
     `  curl -X POST ${url}/pns/publish -H "Authorization: Bearer ${config.publishKey}" -H "Content-Type: application/json" -d '{"to":"user:42","type":70,"data":{"subject":"hi"}}'`,

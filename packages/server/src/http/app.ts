@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import cors from '@fastify/cors';
-import { errorCatalog, PnsError } from '@pns/protocol';
+import { type ErrorCode, errorCatalog, PnsError } from '@pns/protocol';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { ServerConfig } from '../config/options.js';
 import { opsPaths } from '../ops/ops-routes.js';
@@ -37,10 +37,15 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
       : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? 'REQUEST_TIMEOUT'
         : 'BAD_REQUEST';
+  answerRawError(socket, code);
+}
+
+/** Writes a catalog error straight to a socket that has no HTTP response object, then closes it. */
+function answerRawError(socket: Socket, code: ErrorCode, extraHeaders = ''): void {
   const { status, message } = errorCatalog[code];
   const body = JSON.stringify({ errorCode: code, message });
   socket.end(
-    `HTTP/1.1 ${status} ${code}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${code}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\n${extraHeaders}Connection: close\r\n\r\n${body}`,
   );
 }
 
@@ -53,25 +58,41 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.maxBodyBytes,
     keepAliveTimeout: config.keepAliveSeconds * 1000,
-    // Headers must arrive within this; a held poll's response time is not limited by it.
+    // Limits how long a client may take to send its request (a slow publish body), not how long
+    // a held poll waits for its answer.
+    requestTimeout: 30_000,
     connectionTimeout: 0,
     return503OnClosing: false,
     exposeHeadRoutes: false,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     clientErrorHandler: answerClientError,
+    // Errors Fastify raises before routing (a path with broken percent-encoding) get catalog bodies too.
+    frameworkErrors: (error, _request, reply) => sendError(reply, toPnsError(error)),
+    // Node would answer a request without Host with an empty 400; let it through to a catalog answer instead.
+    http: { requireHostHeader: false },
     routerOptions: { ignoreDuplicateSlashes: false },
   });
   app.server.headersTimeout = 30_000;
 
   /** Paths and their methods, for 405 answers. */
   const routeMethods = new Map<string, string[]>();
+  // CONNECT never reaches a route: Node hands it to this event, or closes the socket without a word.
+  app.server.on('connect', (request: { url?: string }, socket: Socket) => {
+    const allowed = routeMethods.get((request.url ?? '').split('?', 1)[0] as string);
+    if (allowed) answerRawError(socket, 'METHOD_NOT_ALLOWED', `Allow: ${allowed.join(', ')}\r\n`);
+    else answerRawError(socket, 'NOT_FOUND');
+  });
+
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     routeMethods.set(route.url, [...(routeMethods.get(route.url) ?? []), ...methods]);
   });
 
   app.addHook('onRequest', async (request, reply) => {
+    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
+      throw new PnsError('BAD_REQUEST', 'An HTTP/1.1 request needs a Host header.');
+    }
     const path = request.url.split('?', 1)[0] as string;
     if (opsPaths.has(path)) return;
     if (options.isDraining()) {

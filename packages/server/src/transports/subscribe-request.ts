@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { channelKey, decodeCursor, encodeCursor, PnsError, parseChannel, type StreamPosition, userChannel } from '@pns/protocol';
 import type { Session } from '../auth/session-resolver.js';
+import { BrokerUnavailableError } from '../broker/broker.js';
 import type { SubscriptionSpec } from '../hub/subscription.js';
 import type { TransportContext } from './transport.js';
 
@@ -76,6 +77,16 @@ export function authorizeChannels(session: Session, asked: readonly string[]): s
   return channels;
 }
 
+/** A session resolver or position store that fails (rather than refusing) is an unavailable backend. */
+async function backend<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof PnsError) throw error;
+    throw new BrokerUnavailableError('session or position store failed', { cause: error });
+  }
+}
+
 function digest(text: string): string {
   return createHash('sha256').update(text).digest('base64url').slice(0, 22);
 }
@@ -91,15 +102,20 @@ export interface SubscribePlan extends Pick<SubscriptionSpec, 'sessionKey' | 'ch
  * cursor; else from where this `sid`+`comeFrom` last stood; else at "now".
  */
 export async function planSubscription(query: SubscribeQuery, context: TransportContext): Promise<SubscribePlan> {
-  const session = await context.sessions.resolve(query.sid);
+  const session = await backend(() => context.sessions.resolve(query.sid));
   const channels = authorizeChannels(session, query.topics);
   const sessionKey = digest(query.sid);
   const clientKey = query.cursor === undefined ? digest(`${query.sid}\n${query.comeFrom ?? ''}`) : undefined;
   let stored: string | 'expired' | undefined = query.cursor;
-  if (clientKey !== undefined) stored = await context.clientPositions.get(clientKey);
+  if (clientKey !== undefined) stored = await backend(() => context.clientPositions.get(clientKey));
   let known: ReadonlyMap<string, StreamPosition> | undefined;
   let gap = false;
-  if (stored === 'expired') gap = true;
+  // A cursorless client unknown here whose token predates this server may have
+  // polled the server before it: what it missed since is served as a gap.
+  // (`iat` has whole seconds, so only a token issued a full second before the start counts.)
+  const polledBefore =
+    stored === undefined && clientKey !== undefined && session.issuedAt !== undefined && session.issuedAt + 1000 <= context.startedAt;
+  if (stored === 'expired' || polledBefore) gap = true;
   else if (stored !== undefined) {
     const decoded = decodeCursor(stored);
     if (decoded.kind === 'malformed') throw new PnsError('BAD_REQUEST', 'Query parameter `cursor` is not a pns cursor.');
@@ -119,7 +135,7 @@ export async function planSubscription(query: SubscribeQuery, context: Transport
   }
   if (clientKey !== undefined && stored === undefined) {
     // Seen from its first poll on: what is published from now is kept for it.
-    await context.clientPositions.set(clientKey, encodeCursor(positions));
+    await backend(() => context.clientPositions.set(clientKey, encodeCursor(positions)));
   }
   return { session, channels, positions, gap, sessionKey, clientKey };
 }

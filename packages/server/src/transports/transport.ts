@@ -16,6 +16,8 @@ export interface TransportContext {
   renderer: MessageRenderer;
   metrics: PnsMetrics;
   isDraining(): boolean;
+  /** Epoch ms this server started: cursorless clients whose token is older may have polled its predecessor. */
+  startedAt: number;
 }
 
 /**
