@@ -64,6 +64,22 @@ describe('operations', { timeout: 60_000 }, () => {
       const other = await t.poll({ sid, hold: 0 }, { headers: { origin: 'https://evil.example' } });
       assert.equal(other.headers['access-control-allow-origin'], undefined);
     });
+
+    it('lets a browser read refusals made before routing, and their Retry-After', async () => {
+      const crowded = await startTestServer({ corsOrigins: 'https://app.example', maxConnections: '1' });
+      try {
+        const sid = await crowded.token('cors');
+        const held = crowded.poll({ sid, comeFrom: 'a', hold: 2 });
+        await waitFor(() => crowded.server.hub.stats().subscriptions === 1, 5000, 'held poll');
+        const refused = await crowded.poll({ sid, comeFrom: 'b', hold: 0 }, { headers: { origin: 'https://app.example' } });
+        assert.equal((refused.json as ErrorJson).errorCode, 'OVERLOADED');
+        assert.equal(refused.headers['access-control-allow-origin'], 'https://app.example');
+        assert.match(String(refused.headers['access-control-expose-headers']), /retry-after/i);
+        await held;
+      } finally {
+        await crowded.close();
+      }
+    });
   });
 
   describe('#broker unavailable', () => {

@@ -89,6 +89,15 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     routeMethods.set(route.url, [...(routeMethods.get(route.url) ?? []), ...methods]);
   });
 
+  // Registered before the hooks below, whose refusals (OVERLOADED, SHUTTING_DOWN) a browser on another
+  // origin must be able to read, Retry-After included; otherwise it sees a network error.
+  await app.register(cors, {
+    origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
+    methods: ['GET', 'POST'],
+    exposedHeaders: ['Retry-After'],
+    maxAge: 600,
+  });
+
   app.addHook('onRequest', async (request, reply) => {
     if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
       throw new PnsError('BAD_REQUEST', 'An HTTP/1.1 request needs a Host header.');
@@ -138,10 +147,5 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     sendError(reply, new PnsError('NOT_FOUND'));
   });
 
-  await app.register(cors, {
-    origin: config.corsOrigins.length > 0 ? config.corsOrigins : false,
-    methods: ['GET', 'POST'],
-    maxAge: 600,
-  });
   return app;
 }
