@@ -1,64 +1,10 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { type SpawnedServer, spawnServer } from '@pns/test-support';
 import { createToken, parseDuration } from '../src/index.js';
 
-// The server package's harness cannot be imported from here (each package compiles with its own
-// rootDir, and the server depends on this package), so the tests run the built `pns serve` instead.
-const cliPath = fileURLToPath(new URL('../../../server/dist/src/cli/main.js', import.meta.url));
 const secret = 'token-test-secret-0123456789';
-const startTimeoutMs = 20_000;
-
-interface SpawnedServer {
-  url: string;
-  stop(): Promise<number | null>;
-}
-
-/** `pns serve` on a free loopback port; resolves once its `pns listening` log line names the URL. */
-function spawnServer(): Promise<SpawnedServer> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('PNS_')) env[name] = value;
-  Object.assign(env, { PNS_SECRET: secret, PNS_PUBLISH_KEY: 'token-test-publish-key-0123456789' });
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [cliPath, 'serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'info', '--drain-seconds', '0'],
-    { env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  const stop = async (): Promise<number | null> => {
-    if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), startTimeoutMs);
-    const code = await exited;
-    clearTimeout(timer);
-    return code;
-  };
-  return new Promise((resolve, reject) => {
-    let output = '';
-    let errors = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`pns serve did not start within ${startTimeoutMs} ms: ${output} ${errors}`));
-    }, startTimeoutMs);
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      errors += chunk;
-    });
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk;
-      for (const line of output.split('\n')) {
-        if (!line.includes('"pns listening"')) continue;
-        clearTimeout(timer);
-        resolve({ url: (JSON.parse(line) as { url: string }).url, stop });
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`pns serve exited with ${code}: ${output} ${errors}`));
-    });
-  });
-}
 
 function label(value: number | string): string {
   return typeof value === 'number' ? String(value) : JSON.stringify(value);
@@ -175,7 +121,10 @@ describe('session tokens', { timeout: 120_000 }, () => {
   describe('#against the server', () => {
     let server: SpawnedServer;
     before(async () => {
-      server = await spawnServer();
+      server = await spawnServer({
+        env: { PNS_SECRET: secret, PNS_PUBLISH_KEY: 'token-test-publish-key-0123456789' },
+        args: ['--drain-seconds', '0'],
+      });
     });
     after(async () => {
       if (server) assert.equal(await server.stop(), 0);

@@ -1,129 +1,20 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { PollResponse } from '@pns/protocol';
 import { createToken } from '@pns/publisher';
 import { delay, pollUrl, startTestServer, type TestServer, testPublishKey, testSecret } from './support/harness.js';
 import { request } from './support/http-client.js';
+import { cleanEnv, cliTimeoutMs, type Exit, killStarted, listeningUrl, spawnServer, startCli, stopCli } from './support/spawn-server.js';
 
-/** The built CLI: this file runs as packages/server/dist/test/cli.test.js. */
-const cliPath = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-
-const exitTimeoutMs = 20_000;
 const jwtPattern = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface Running {
-  child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  /** Resolves with the first value `find` returns for the output so far; rejects on exit or timeout. */
-  waitForOutput<T>(find: (stdout: string) => T | undefined, what: string, timeoutMs?: number): Promise<T>;
-  exited: Promise<Exit>;
-}
-
-/** Every process this suite started, killed in `after` if still running. */
-const children = new Set<ChildProcess>();
-
-/** The environment without any PNS_* setting of the machine running the tests. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('PNS_')) env[name] = value;
-  return { ...env, ...extra };
-}
-
-function start(args: string[], env: NodeJS.ProcessEnv = cleanEnv()): Running {
-  const child = spawn(process.execPath, [cliPath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  const listeners = new Set<() => void>();
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-    for (const listener of listeners) listener();
-  });
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  const exited = new Promise<Exit>((resolve) => {
-    child.once('close', (code, signal) => {
-      children.delete(child);
-      resolve({ code, signal, stdout, stderr });
-      for (const listener of listeners) listener();
-    });
-  });
-  let done = false;
-  void exited.then(() => {
-    done = true;
-  });
-  return {
-    child,
-    stdout: () => stdout,
-    stderr: () => stderr,
-    exited,
-    waitForOutput<T>(find: (stdout: string) => T | undefined, what: string, timeoutMs = exitTimeoutMs): Promise<T> {
-      return new Promise<T>((resolve, reject) => {
-        const check = (): void => {
-          const found = find(stdout);
-          if (found !== undefined) {
-            cleanup();
-            resolve(found);
-          } else if (done) {
-            cleanup();
-            reject(new Error(`process exited before ${what}; stdout: ${stdout} stderr: ${stderr}`));
-          }
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new Error(`no ${what} within ${timeoutMs} ms; stdout: ${stdout} stderr: ${stderr}`));
-        }, timeoutMs);
-        const cleanup = (): void => {
-          clearTimeout(timer);
-          listeners.delete(check);
-        };
-        listeners.add(check);
-        check();
-      });
-    },
-  };
-}
 
 /** Runs the CLI to its end (killing it after a timeout, which fails the test). */
 async function run(args: string[], env?: NodeJS.ProcessEnv): Promise<Exit> {
-  const running = start(args, env);
-  const timer = setTimeout(() => running.child.kill('SIGKILL'), exitTimeoutMs);
+  const running = startCli(args, env);
+  const timer = setTimeout(() => running.child.kill('SIGKILL'), cliTimeoutMs);
   const exit = await running.exited;
   clearTimeout(timer);
-  assert.notEqual(exit.signal, 'SIGKILL', `pns ${args.join(' ')} did not exit within ${exitTimeoutMs} ms`);
-  return exit;
-}
-
-/** The `url` of the JSON log line `pns listening`. */
-function listeningUrl(stdout: string): string | undefined {
-  for (const line of stdout.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    try {
-      const entry = JSON.parse(line) as { msg?: string; url?: string };
-      if (entry.msg === 'pns listening' && typeof entry.url === 'string') return entry.url;
-    } catch {
-      // not a log line
-    }
-  }
-  return undefined;
-}
-
-async function stop(running: Running): Promise<Exit> {
-  running.child.kill('SIGTERM');
-  const timer = setTimeout(() => running.child.kill('SIGKILL'), exitTimeoutMs);
-  const exit = await running.exited;
-  clearTimeout(timer);
+  assert.notEqual(exit.signal, 'SIGKILL', `pns ${args.join(' ')} did not exit within ${cliTimeoutMs} ms`);
   return exit;
 }
 
@@ -132,9 +23,7 @@ function decodeClaims(token: string): Record<string, unknown> {
 }
 
 describe('pns CLI', { timeout: 120_000 }, () => {
-  after(() => {
-    for (const child of children) child.kill('SIGKILL');
-  });
+  after(killStarted);
 
   describe('#help', { concurrency: 4 }, () => {
     const cases: [string[], RegExp][] = [
@@ -270,7 +159,7 @@ describe('pns CLI', { timeout: 120_000 }, () => {
 
   describe('#serve', () => {
     it('in dev mode prints a banner with a working token, publish key and curl commands', async () => {
-      const serve = start(['serve', '--port', '0']);
+      const serve = startCli(['serve', '--port', '0']);
       const banner = await serve.waitForOutput(
         (stdout) => (/curl -X POST[^\n]*\n/.test(stdout) ? stdout : undefined),
         'dev banner with curl commands',
@@ -293,14 +182,14 @@ describe('pns CLI', { timeout: 120_000 }, () => {
       });
       assert.equal(published.status, 200, published.text);
 
-      const exit = await stop(serve);
+      const exit = await stopCli(serve);
       assert.equal(exit.code, 0, exit.stderr);
     });
 
     it('serves end to end: `pns publish` reaches a poll held before it, and SIGTERM exits 0', async () => {
       const env = cleanEnv({ PNS_SECRET: testSecret, PNS_PUBLISH_KEY: testPublishKey });
-      const serve = start(['serve', '--port', '0', '--host', '127.0.0.1', '--log-level', 'info'], env);
-      const url = await serve.waitForOutput(listeningUrl, '`pns listening` log line');
+      const serve = await spawnServer({ args: ['--host', '127.0.0.1', '--log-level', 'info'], env });
+      const { url } = serve;
       assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
       assert.doesNotMatch(serve.stdout(), /SID=/, 'no dev banner outside dev mode');
 
@@ -344,7 +233,7 @@ describe('pns CLI', { timeout: 120_000 }, () => {
       assert.equal(refused.code, 2);
       assert.match(refused.stderr, /^pns publish: PUBLISH_UNAUTHORIZED[^\n]*\n$/);
 
-      const exit = await stop(serve);
+      const exit = await stopCli(serve);
       assert.equal(exit.code, 0, exit.stderr);
       assert.equal(exit.signal, null);
       assert.ok(serve.stdout().includes('"stopped"'), 'logs that it stopped');

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { errorCatalog } from '@pns/protocol';
 import { optionTable } from '../src/config/options.js';
+import { killStarted, spawnServer } from './support/spawn-server.js';
 
 // Compiled to packages/server/dist/test/, four levels below the repository root.
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
-const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const readme = readFileSync(`${root}README.md`, 'utf8');
 
 /** The first ```sh block after `<!-- readme-test: name -->`. */
@@ -20,32 +20,8 @@ function testedBlock(name: string): string {
   return match[1];
 }
 
-/** Starts `pns serve` on a free port and resolves with its URL. */
-function serve(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [cli, 'serve', '--port', '0'], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 15_000);
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const url = /"url":"(http:[^"]+)"/.exec(out)?.[1];
-      if (url) {
-        clearTimeout(timer);
-        resolve({ child, url });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
-  });
-}
-
 describe('documentation', { timeout: 60_000 }, () => {
-  const children: ChildProcess[] = [];
-  after(() => {
-    for (const child of children) child.kill('SIGKILL');
-  });
+  after(killStarted);
 
   it('README lists every setting with its variable and flag', () => {
     for (const option of Object.values(optionTable)) {
@@ -65,8 +41,7 @@ describe('documentation', { timeout: 60_000 }, () => {
     const script = testedBlock('curl');
     const env = Object.fromEntries([...script.matchAll(/(PNS_[A-Z_]+)=(\S+)/g)].map((m) => [m[1], m[2]]));
     assert.ok(env.PNS_SECRET && env.PNS_PUBLISH_KEY);
-    const { child, url } = await serve(env);
-    children.push(child);
+    const { url } = await spawnServer({ env: { ...process.env, ...env }, timeoutMs: 15_000 });
     const run = spawn('bash', ['-euo', 'pipefail', '-c', script.replaceAll('http://127.0.0.1:7070', url)], { cwd: root, env: process.env });
     let out = '';
     let err = '';

@@ -1,0 +1,1 @@
+export { cliPath, type SpawnedServer, type SpawnOptions, spawnServer } from './spawn-server.js';
