@@ -1,0 +1,4 @@
+export type { MessageType, PnsMessage, PollResponse } from '@pns/protocol';
+export { PnsClient, type PnsClientOptions, type PnsEvents, type PnsStatus } from './client.js';
+export type { PnsClientError } from './poll-loop.js';
+export { defaultRetryOptions, type RetryOptions } from './retry-policy.js';
