@@ -158,9 +158,9 @@ export class PollLoop {
         return { kind: 'answer', superseded: answer.superseded === true, holdMs: options.holdSeconds * 1000 };
       }
       if (typeof errorCode === 'string') {
-        this.failures = 0;
         this.lastError = { code: errorCode, status: response.status, message: String((body as { message?: unknown }).message ?? '') };
         if (response.status === 408) return this.networkFailure(retryAfterMs);
+        this.failures = 0;
         return { kind: 'error', status: response.status, code: errorCode, retryAfterMs };
       }
       this.lastError = {
