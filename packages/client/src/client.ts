@@ -58,7 +58,8 @@ export class PnsClient {
   private loop: PollLoop | undefined;
   private group: TabGroup | undefined;
   private started = false;
-  private readonly comeFrom: string;
+  /** Shared by the tabs of a group (the leader's), so a takeover before the first answer loses nothing. */
+  private comeFrom: string;
 
   constructor(options: PnsClientOptions) {
     if (!options.url) throw new TypeError('PnsClient: `url` is required');
@@ -170,6 +171,7 @@ export class PnsClient {
       this.currentCursor,
     );
     this.loop.start();
+    this.group?.post({ t: 'cursor', cursor: this.currentCursor, comeFrom: this.comeFrom });
   }
 
   private receive(message: TabMessage): void {
@@ -178,10 +180,12 @@ export class PnsClient {
         if (!this.loop) this.handleAnswer(message.body);
         break;
       case 'hello':
-        if (this.loop) this.group?.post({ t: 'cursor', cursor: this.currentCursor });
+        if (this.loop) this.group?.post({ t: 'cursor', cursor: this.currentCursor, comeFrom: this.comeFrom });
         break;
       case 'cursor':
-        if (!this.loop && message.cursor !== undefined) this.currentCursor = message.cursor;
+        if (this.loop) break;
+        if (message.cursor !== undefined) this.currentCursor = message.cursor;
+        this.comeFrom = message.comeFrom;
         break;
     }
   }

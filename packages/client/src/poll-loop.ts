@@ -128,13 +128,16 @@ export class PollLoop {
       this.lastError = { code: 'NETWORK_ERROR', status: undefined, message: `sid(): ${String(error)}` };
       return this.networkFailure(undefined);
     }
-    const query = new URLSearchParams({ sid, hold: String(options.holdSeconds) });
+    // Without a cursor, ask for one at once (hold=0) instead of holding: a tab that takes over, or a
+    // reconnect, then always has a position to resume from, never the server's "now".
+    const holdSeconds = this.cursor === undefined ? 0 : options.holdSeconds;
+    const query = new URLSearchParams({ sid, hold: String(holdSeconds) });
     if (options.comeFrom !== undefined) query.set('comeFrom', options.comeFrom);
     if (this.cursor !== undefined) query.set('cursor', this.cursor);
     for (const channel of options.channels) query.append('ch', channel);
     const controller = new AbortController();
     this.controller = controller;
-    const timer = setTimeout(() => controller.abort(), options.holdSeconds * 1000 + options.timeoutMarginMs);
+    const timer = setTimeout(() => controller.abort(), holdSeconds * 1000 + options.timeoutMarginMs);
     try {
       const response = await options.fetch(`${options.url.replace(/\/+$/, '')}/pns/poll?${query}`, {
         signal: controller.signal,

@@ -4,7 +4,11 @@ export type TabMessage =
   | { t: 'answer'; body: import('@pns/protocol').PollResponse }
   /** A tab that just joined asks for the cursor. */
   | { t: 'hello' }
-  | { t: 'cursor'; cursor: string | undefined };
+  /**
+   * The leader's cursor, and the `comeFrom` its cursorless first poll used: a tab that takes over
+   * before any answer came resumes from the server's position for that name, not from "now".
+   */
+  | { t: 'cursor'; cursor: string | undefined; comeFrom: string };
 
 export interface TabGroupHandlers {
   /** This tab holds the lock now: it polls for the group until it stops or closes. */
