@@ -32,8 +32,10 @@ describe('PnsClient in Node', { timeout: 60_000 }, () => {
   });
   after(() => server.stop());
   const clients: PnsClient[] = [];
-  afterEach(() => {
+  afterEach(async () => {
     for (const client of clients.splice(0)) client.stop();
+    // The server notices a stopped client's poll going away a moment later: every case starts from none.
+    await held(0);
   });
   /** A client that is stopped after the test, whatever happens. */
   function track(client: PnsClient): PnsClient {
@@ -152,7 +154,7 @@ describe('PnsClient in Node', { timeout: 60_000 }, () => {
     };
     const client = track(new PnsClient({ url: server.url, sid: await createToken({ secret, user: 'n6' }), hold: 5, fetch: failing }));
     await client.start();
-    await until(() => requests.length === 2);
+    await until(() => requests.length >= 2);
     const waited = (requests[1] as number) - (requests[0] as number);
     assert.ok(waited >= 450 && waited < 3000, `waited ${waited} ms`);
     client.stop();

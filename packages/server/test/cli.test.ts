@@ -161,7 +161,8 @@ describe('pns CLI', { timeout: 120_000 }, () => {
     it('in dev mode prints a banner with a working token, publish key and curl commands', async () => {
       const serve = startCli(['serve', '--port', '0']);
       const banner = await serve.waitForOutput(
-        (stdout) => (/curl -X POST[^\n]*\n/.test(stdout) ? stdout : undefined),
+        // The log line and the banner are separate writes: wait for both.
+        (stdout) => (/curl -X POST[^\n]*\n/.test(stdout) && listeningUrl(stdout) !== undefined ? stdout : undefined),
         'dev banner with curl commands',
       );
       assert.match(banner, /dev mode/);
