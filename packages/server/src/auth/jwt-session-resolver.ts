@@ -6,6 +6,9 @@ export interface JwtSessionResolverOptions {
   secret: string;
   /** Seconds of clock difference tolerated on `exp` and `nbf`. */
   clockToleranceSeconds?: number;
+  /** Verified tokens remembered, so a client's next poll skips the signature check. Default 10 000. */
+  cacheSize?: number;
+  now?: () => number;
 }
 
 const maxTokenLength = 8192;
@@ -15,19 +18,45 @@ const maxTopics = 256;
 export class JwtSessionResolver implements SessionResolver {
   private readonly key: Uint8Array;
   private readonly clockTolerance: number;
+  private readonly cacheSize: number;
+  private readonly now: () => number;
+  /**
+   * Sessions of verified tokens, least recently used first. A token is signed
+   * and self-contained, so its verification stays true until it expires.
+   */
+  private readonly verified = new Map<string, Session>();
 
   constructor(options: JwtSessionResolverOptions) {
     this.key = new TextEncoder().encode(options.secret);
     this.clockTolerance = options.clockToleranceSeconds ?? 30;
+    this.cacheSize = options.cacheSize ?? 10_000;
+    this.now = options.now ?? Date.now;
   }
 
   async resolve(sid: string): Promise<Session> {
+    const cached = this.verified.get(sid);
+    if (cached) {
+      this.verified.delete(sid);
+      if (cached.expiresAt === undefined || cached.expiresAt > this.now()) {
+        this.verified.set(sid, cached);
+        return cached;
+      }
+      throw new PnsError('SESSION_EXPIRED');
+    }
+    const session = await this.verify(sid);
+    this.verified.set(sid, session);
+    if (this.verified.size > this.cacheSize) this.verified.delete(this.verified.keys().next().value as string);
+    return session;
+  }
+
+  private async verify(sid: string): Promise<Session> {
     if (sid.length > maxTokenLength) throw new PnsError('SESSION_INVALID', 'The session token is too long.');
     let payload: Record<string, unknown>;
     try {
       ({ payload } = await jwtVerify(sid, this.key, {
         algorithms: ['HS256'],
         clockTolerance: this.clockTolerance,
+        currentDate: new Date(this.now()),
         requiredClaims: ['exp', 'sub'],
       }));
     } catch (error) {
