@@ -181,6 +181,18 @@ describe('MemoryBroker', { timeout: 60_000 }, () => {
     });
   });
 
+  describe('#memory budget', () => {
+    it('lets go of entries trimmed behind a long-lived one', async () => {
+      const broker = makeBroker({ retentionCount: 10 });
+      await publishOne(broker, ['user:quiet'], { ttlSeconds: 3600, id: undefined });
+      for (let i = 0; i < 5000; i++) await publishOne(broker, ['user:hot'], { id: undefined });
+      const stats = broker.stats();
+      assert.equal(stats.retainedMessages, 11);
+      assert.ok(stats.budgetQueueEntries <= 2 * stats.retainedMessages + 1100, `${stats.budgetQueueEntries} entries still referenced`);
+      await broker.close();
+    });
+  });
+
   describe('#sweep', () => {
     it('removes expired messages and keeps a channel used within channelIdleMs', async () => {
       const clock = manualClock();

@@ -88,7 +88,7 @@ export type EntryStanding = 'next' | 'seen' | 'behind';
 /**
  * Storage and notification of messages, per channel. Implementations:
  * `memory` (one process) and, later, `redis` (several nodes). All of them
- * pass test/broker-conformance.ts unchanged.
+ * pass test/conformance/broker-conformance.ts unchanged.
  */
 export interface Broker {
   readonly name: string;

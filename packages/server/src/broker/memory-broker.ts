@@ -67,8 +67,10 @@ export class MemoryBroker implements Broker {
   private readonly listeners = new Map<string, Set<BrokerListener>>();
   private readonly idempotency = new Map<string, IdempotencyRecord>();
   /** Every live entry in publish order, for the memory budget. */
-  private readonly budgetQueue: StoredEntry[] = [];
+  private budgetQueue: StoredEntry[] = [];
   private budgetQueueStart = 0;
+  /** Entries in the queue (after its start) that were already removed by count or ttl. */
+  private budgetQueueRemoved = 0;
   private seq = 0;
   private lastTs = 0;
   private forgottenMaxSeq = 0;
@@ -192,7 +194,15 @@ export class MemoryBroker implements Broker {
   }
 
   /** Counts for tests and metrics. */
-  stats(): { channels: number; retainedMessages: number; retainedBytes: number; listeners: number; idempotencyRecords: number } {
+  stats(): {
+    channels: number;
+    retainedMessages: number;
+    retainedBytes: number;
+    listeners: number;
+    idempotencyRecords: number;
+    /** Entries the memory-budget queue still references (live or awaiting compaction). */
+    budgetQueueEntries: number;
+  } {
     let retainedMessages = 0;
     for (const stream of this.channels.values()) retainedMessages += stream.entries.length - stream.start;
     let listeners = 0;
@@ -203,10 +213,11 @@ export class MemoryBroker implements Broker {
       retainedBytes: this.retainedBytes,
       listeners,
       idempotencyRecords: this.idempotency.size,
+      budgetQueueEntries: this.budgetQueue.length - this.budgetQueueStart,
     };
   }
 
-  /** Drops expired messages, idle empty channels and expired idempotency records. */
+  /** Drops expired messages from the front of each channel (reads skip any others), idle empty channels, and expired idempotency records. */
   sweep(): void {
     const now = this.options.now();
     for (const [channel, stream] of this.channels) {
@@ -273,14 +284,13 @@ export class MemoryBroker implements Broker {
   }
 
   private enforceBudget(): void {
-    while (this.retainedBytes > this.options.memoryBudgetBytes && this.budgetQueueStart < this.budgetQueue.length) {
-      const entry = this.budgetQueue[this.budgetQueueStart++] as StoredEntry;
-      if (entry.removed) continue;
-      const stream = this.channels.get(entry.channel);
-      // The globally oldest live entry is always at the front of its channel.
-      if (stream) this.removeFront(stream);
-    }
     this.compactBudgetQueue();
+    while (this.retainedBytes > this.options.memoryBudgetBytes && this.budgetQueueStart < this.budgetQueue.length) {
+      const entry = this.budgetQueue[this.budgetQueueStart] as StoredEntry;
+      // The globally oldest live entry is always at the front of its channel.
+      this.removeFront(this.channels.get(entry.channel) as ChannelStream);
+      this.compactBudgetQueue();
+    }
   }
 
   private removeFront(stream: ChannelStream): void {
@@ -288,6 +298,7 @@ export class MemoryBroker implements Broker {
     stream.entries[stream.start] = undefined as unknown as StoredEntry;
     stream.start++;
     entry.removed = true;
+    this.budgetQueueRemoved++;
     this.retainedBytes -= entry.bytes;
     stream.removedMaxSeq = Math.max(stream.removedMaxSeq, entry.seq);
   }
@@ -299,11 +310,23 @@ export class MemoryBroker implements Broker {
     }
   }
 
+  /**
+   * Drops removed entries from the queue's front, and rebuilds the queue when
+   * removed entries behind a long-lived one make up most of it, so entries
+   * trimmed by count or ttl never stay referenced (the queue is bounded by
+   * about twice the live entries).
+   */
   private compactBudgetQueue(): void {
     while (this.budgetQueueStart < this.budgetQueue.length && (this.budgetQueue[this.budgetQueueStart] as StoredEntry).removed) {
       this.budgetQueueStart++;
+      this.budgetQueueRemoved--;
     }
-    if (this.budgetQueueStart > 1024 && this.budgetQueueStart * 2 > this.budgetQueue.length) {
+    const length = this.budgetQueue.length - this.budgetQueueStart;
+    if (this.budgetQueueRemoved > 1024 && this.budgetQueueRemoved * 2 > length) {
+      this.budgetQueue = this.budgetQueue.slice(this.budgetQueueStart).filter((entry) => !entry.removed);
+      this.budgetQueueStart = 0;
+      this.budgetQueueRemoved = 0;
+    } else if (this.budgetQueueStart > 1024 && this.budgetQueueStart * 2 > this.budgetQueue.length) {
       this.budgetQueue.splice(0, this.budgetQueueStart);
       this.budgetQueueStart = 0;
     }
