@@ -1,5 +1,5 @@
 import type { StreamPosition } from '@pns/protocol';
-import type { Broker, BrokerEntry, PublishEvent } from '../broker/broker.js';
+import type { Broker, BrokerEntry, PublishEvent, ReadResult } from '../broker/broker.js';
 
 /** What a subscriber receives: messages in order (each once), its new positions, and whether it missed some. */
 export interface Delivery {
@@ -84,10 +84,12 @@ export class Subscription {
     this.reading = true;
     this.dirty = false;
     this.readPage().then(
-      (delivery) => {
+      ({ delivery, more }) => {
         this.reading = false;
         if (this.closed) return;
         if (delivery) this.deliver(delivery);
+        // A page cut at the limit: a streaming subscription reads on before following publishes.
+        if (more) this.dirty = true;
         if (this.dirty) this.catchUp();
         else if (!this.closed && !this.hasWaited) {
           this.hasWaited = true;
@@ -159,13 +161,13 @@ export class Subscription {
    * sent to several channels, and cuts at the page limit without letting any
    * channel's position pass an entry that was not delivered.
    */
-  private async readPage(): Promise<Delivery | undefined> {
+  private async readPage(): Promise<{ delivery: Delivery | undefined; more: boolean }> {
     const { broker, pageLimit } = this.host;
     const channels = this.spec.channels;
     const reads = await Promise.all(
       channels.map((channel) => broker.read(channel, this.positionMap.get(channel) as StreamPosition, pageLimit)),
     );
-    if (this.closed) return undefined;
+    if (this.closed) return { delivery: undefined, more: false };
     let gap = this.takeGap();
     const merged: BrokerEntry[] = [];
     for (const read of reads) {
@@ -191,13 +193,16 @@ export class Subscription {
       entries.push(entry);
       taken.set(entry.channel, entry.position);
     }
+    const leftOver = new Set<string>();
+    for (let i = cut; i < merged.length; i++) leftOver.add((merged[i] as BrokerEntry).channel);
+    let more = false;
     channels.forEach((channel, index) => {
-      const read = reads[index];
-      if (!read) return;
-      const complete = !read.more && !merged.slice(cut).some((entry) => entry.channel === channel);
+      const read = reads[index] as ReadResult;
+      const complete = !read.more && !leftOver.has(channel);
+      more ||= !complete;
       this.positionMap.set(channel, complete ? read.to : (taken.get(channel) ?? read.from));
     });
-    if (entries.length === 0 && !gap) return undefined;
-    return { entries, positions: this.positionMap, gap };
+    if (entries.length === 0 && !gap) return { delivery: undefined, more };
+    return { delivery: { entries, positions: this.positionMap, gap }, more };
   }
 }

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { StreamPosition } from '@pns/protocol';
+import { MemoryBroker } from '../src/broker/memory-broker.js';
+import { Hub } from '../src/hub/hub.js';
+import type { Delivery, EndReason } from '../src/hub/subscription.js';
+
+function broker(): MemoryBroker {
+  return new MemoryBroker({ retentionCount: 100, memoryBudgetBytes: 1 << 24, channelIdleMs: 60_000 });
+}
+
+async function publish(target: MemoryBroker, channels: string[], data: string): Promise<void> {
+  await target.publish([
+    { channels, type: 1, dataJson: JSON.stringify(data), ttlSeconds: 60, id: undefined, scope: 's', fingerprint: data },
+  ]);
+}
+
+/** A sink that records what the hub gives it. */
+function recorder() {
+  const delivered: string[][] = [];
+  const ended: EndReason[] = [];
+  return {
+    delivered,
+    ended,
+    sink: {
+      deliver: (delivery: Delivery) => delivered.push(delivery.entries.map((entry) => JSON.parse(entry.message.dataJson) as string)),
+      end: (reason: EndReason) => ended.push(reason),
+      fail: (error: unknown) => assert.fail(String(error)),
+    },
+  };
+}
+
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('Hub', { timeout: 10_000 }, () => {
+  describe('#open', () => {
+    it('gives a streaming subscription every retained page before following publishes, in order', async () => {
+      const store = broker();
+      const start = new Map<string, StreamPosition>([
+        ['user:a', await store.head('user:a')],
+        ['user:b', await store.head('user:b')],
+      ]);
+      for (const data of ['a1', 'a2', 'a3']) await publish(store, ['user:a'], data);
+      await publish(store, ['user:b'], 'b1');
+      const hub = new Hub(store, { pageLimit: 2, maxPerSession: 4 });
+      const { delivered, sink } = recorder();
+      hub.open({ sessionKey: 's', transport: 'test', channels: ['user:a', 'user:b'], positions: start, gap: false, oneShot: false, sink });
+      for (let i = 0; i < 5; i++) await tick();
+      await publish(store, ['user:a'], 'a4');
+      assert.deepEqual(delivered.flat(), ['a1', 'a2', 'a3', 'b1', 'a4']);
+      await store.close();
+    });
+  });
+
+  describe('#drain', () => {
+    it('ends only the subscriptions still open, and releases everything', async () => {
+      const store = broker();
+      const hub = new Hub(store, { pageLimit: 10, maxPerSession: 4 });
+      const first = recorder();
+      const second = recorder();
+      const open = async (sink: ReturnType<typeof recorder>['sink'], user: string) => {
+        const subscription = hub.open({
+          sessionKey: user,
+          transport: 'test',
+          channels: [`user:${user}`],
+          positions: new Map([[`user:${user}`, await store.head(`user:${user}`)]]),
+          gap: false,
+          oneShot: true,
+          sink,
+        });
+        await tick();
+        return subscription;
+      };
+      await open(first.sink, 'x');
+      const closing = await open(second.sink, 'y');
+      const draining = hub.drain(200);
+      closing.close();
+      await draining;
+      assert.deepEqual([first.ended, second.ended], [['shutdown'], []]);
+      assert.deepEqual(hub.stats(), { subscriptions: 0, channels: 0, sessions: 0 });
+      assert.equal(store.stats().listeners, 0);
+      await store.close();
+    });
+  });
+});
