@@ -192,7 +192,6 @@ export class PnsClient {
 
   private handleAnswer(body: PollResponse): void {
     this.currentCursor = body.cursor;
-    if (this.loop) this.loop.cursor = body.cursor;
     if (body.gap) this.events.emit('gap');
     for (const message of body.msg) {
       if (this.seen.has(message.id)) continue;

@@ -11,6 +11,7 @@ export interface PnsClientError {
 export type LoopStatus = 'polling' | 'waiting' | 'offline' | 'stopped';
 
 export interface PollLoopOptions extends RetryOptions {
+  /** The server's base URL, without a trailing slash. */
   url: string;
   /** The session token; `refresh` asks for a fresh one after SESSION_EXPIRED/INVALID. */
   sid(refresh: boolean): Promise<string>;
@@ -139,7 +140,7 @@ export class PollLoop {
     this.controller = controller;
     const timer = setTimeout(() => controller.abort(), holdSeconds * 1000 + options.timeoutMarginMs);
     try {
-      const response = await options.fetch(`${options.url.replace(/\/+$/, '')}/pns/poll?${query}`, {
+      const response = await options.fetch(`${options.url}/pns/poll?${query}`, {
         signal: controller.signal,
         cache: 'no-store',
         credentials: 'omit',

@@ -44,14 +44,14 @@ export interface PnsServer {
 /** The composition root: every part of a pns node is made and wired here, and only here. */
 export async function createPnsServer(config: ServerConfig, parts: PnsServerParts = {}): Promise<PnsServer> {
   const logger = parts.logger ?? pino({ level: config.logLevel, base: { service: 'pns' } });
-  const maxTtlMs = config.retentionSeconds * 1000;
+  // Bookkeeping outlives the longest ttl and two holds, so a client that keeps polling never sees a false gap.
+  const positionLifetimeMs = config.retentionSeconds * 1000 + config.maxHoldSeconds * 2000;
   const broker =
     parts.broker ??
     new MemoryBroker({
       retentionCount: config.retentionCount,
       memoryBudgetBytes: config.memoryMb * 1024 * 1024,
-      // Kept past the longest ttl and hold, so a reader that keeps polling never sees a false gap.
-      channelIdleMs: maxTtlMs + config.maxHoldSeconds * 2000,
+      channelIdleMs: positionLifetimeMs,
     });
   const metrics = new PnsMetrics();
   let draining = false;
@@ -92,11 +92,9 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
     hub,
     sessions: parts.sessions ?? new JwtSessionResolver({ secret: config.secret }),
     clientPositions:
-      parts.clientPositions ??
-      new MemoryClientPositionStore({ maxEntries: config.clientPositions, ttlMs: maxTtlMs + config.maxHoldSeconds * 2000 }),
+      parts.clientPositions ?? new MemoryClientPositionStore({ maxEntries: config.clientPositions, ttlMs: positionLifetimeMs }),
     renderer: new MessageRenderer(),
     metrics,
-    isDraining,
     startedAt: Date.now(),
   };
   for (const transport of parts.transports ?? [longPollTransport]) transport.register(context);

@@ -2,17 +2,16 @@ import type { Socket } from 'node:net';
 import cors from '@fastify/cors';
 import { type ErrorCode, errorCatalog, PnsError } from '@pns/protocol';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import type { Logger } from 'pino';
 import type { ServerConfig } from '../config/options.js';
 import { opsPaths } from '../ops/ops-routes.js';
 import { toPnsError } from './errors.js';
 
 export interface AppOptions {
   config: ServerConfig;
-  logger: FastifyBaseLogger;
+  logger: Logger;
   isDraining(): boolean;
   openConnections(): number;
-  /** Seconds to suggest in Retry-After when at the connection cap. */
-  overloadRetryAfter?: () => number;
 }
 
 /** Removes the `sid` (a session token) from a URL before it is logged. */
@@ -53,7 +52,7 @@ function answerRawError(socket: Socket, code: ErrorCode, extraHeaders = ''): voi
 export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   const { config, logger } = options;
   const app = Fastify({
-    loggerInstance: logger,
+    loggerInstance: logger as FastifyBaseLogger,
     // One line per request from the onResponse hook below, with the sid redacted.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.maxBodyBytes,
@@ -111,7 +110,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     }
     if (options.openConnections() > config.maxConnections) {
       reply.header('connection', 'close');
-      throw new PnsError('OVERLOADED', undefined, { retryAfter: options.overloadRetryAfter?.() ?? 5 + Math.floor(Math.random() * 11) });
+      throw new PnsError('OVERLOADED', undefined, { retryAfter: 5 + Math.floor(Math.random() * 11) });
     }
   });
 
@@ -122,6 +121,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
     const level = reply.statusCode >= 500 ? 'warn' : request.url.startsWith('/pns/poll') ? 'debug' : 'info';
+    if (!logger.isLevelEnabled(level)) return; // most polls at the default level: build nothing
     request.log[level](
       { method: request.method, url: redactUrl(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
       'request',

@@ -1,5 +1,13 @@
 import { createHash } from 'node:crypto';
-import { isValidMessageId, maxStringTypeLength, PnsError, parseChannel } from '@pns/protocol';
+import {
+  isValidMessageId,
+  isValidMessageType,
+  type MessageType,
+  maxMessageIdLength,
+  maxStringTypeLength,
+  PnsError,
+  parseChannel,
+} from '@pns/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { PublishKeyVerifier } from '../auth/publish-key.js';
@@ -23,10 +31,10 @@ const channel = z.string().refine((value) => parseChannel(value) !== undefined, 
 function messageSchema(maxTtlSeconds: number) {
   return z.strictObject({
     to: z.union([channel, z.array(channel).min(1).max(maxRecipients)]),
-    type: z.union([z.number().finite(), z.string().min(1).max(maxStringTypeLength)]),
+    type: z.custom<MessageType>(isValidMessageType, `must be a finite number or a string of 1–${maxStringTypeLength} characters`),
     data: z.unknown().optional(),
     ttl: z.number().int().min(1).max(maxTtlSeconds).optional(),
-    id: z.string().refine(isValidMessageId, 'must be 1–128 printable ASCII characters without spaces').optional(),
+    id: z.string().refine(isValidMessageId, `must be 1–${maxMessageIdLength} printable ASCII characters without spaces`).optional(),
   });
 }
 
@@ -75,9 +83,15 @@ export function registerPublishRoute(app: FastifyInstance, options: PublishRoute
         const channels = [...new Set(Array.isArray(message.to) ? message.to : [message.to])];
         const ttlSeconds = message.ttl ?? options.defaultTtlSeconds;
         const dataJson = JSON.stringify(message.data ?? null);
-        const fingerprint = createHash('sha256')
-          .update(JSON.stringify([channels, message.type, dataJson, ttlSeconds]))
-          .digest('base64url');
+        // Only a publisher-chosen id is ever compared, so only then is the content digested.
+        const fingerprint =
+          message.id === undefined
+            ? ''
+            : createHash('sha256')
+                .update(JSON.stringify([channels, message.type, ttlSeconds]))
+                .update('\n')
+                .update(dataJson)
+                .digest('base64url');
         return { channels, type: message.type, dataJson, ttlSeconds, id: message.id, scope: request.publishScope as string, fingerprint };
       });
       const outcomes = await options.broker.publish(batch);

@@ -48,10 +48,12 @@ async function handlePoll(context: TransportContext, request: FastifyRequest, re
     oneShot: true,
     sink: {
       deliver(delivery: Delivery) {
-        answer(renderer.pollBody(delivery), encodeCursor(delivery.positions), delivery.entries.length > 0 ? 'message' : 'gap');
+        const cursor = encodeCursor(delivery.positions);
+        answer(renderer.pollBody(delivery, cursor), cursor, delivery.entries.length > 0 ? 'message' : 'gap');
       },
       end(reason: EndReason, positions: ReadonlyMap<string, StreamPosition>) {
-        answer(renderer.emptyBody(positions, reason === 'superseded'), encodeCursor(positions), reason);
+        const cursor = encodeCursor(positions);
+        answer(renderer.emptyBody(cursor, reason === 'superseded'), cursor, reason);
       },
       fail(error: unknown) {
         if (timer) clearTimeout(timer);
@@ -62,7 +64,8 @@ async function handlePoll(context: TransportContext, request: FastifyRequest, re
       waiting() {
         timer = setTimeout(() => {
           subscription.close();
-          answer(renderer.emptyBody(subscription.positions), encodeCursor(subscription.positions), 'timeout');
+          const cursor = encodeCursor(subscription.positions);
+          answer(renderer.emptyBody(cursor), cursor, 'timeout');
         }, holdMs);
       },
     },
@@ -76,7 +79,10 @@ async function handlePoll(context: TransportContext, request: FastifyRequest, re
     }
     // A cursorless client's answer counts as received once it was written out whole.
     if (plan.clientKey !== undefined && answeredCursor !== undefined && raw.writableFinished) {
-      void clientPositions.set(plan.clientKey, answeredCursor);
+      clientPositions.set(plan.clientKey, answeredCursor).catch((error: unknown) => {
+        // The client keeps polling; at worst its next poll repeats what this one delivered.
+        request.log.warn({ err: error }, 'client position not saved');
+      });
     }
   });
   return reply;

@@ -1,4 +1,3 @@
-import { encodeCursor, type StreamPosition } from '@pns/protocol';
 import type { BrokerEntry, BrokerMessage } from '../broker/broker.js';
 import type { Delivery } from '../hub/subscription.js';
 
@@ -24,15 +23,15 @@ export class MessageRenderer {
     return json;
   }
 
-  /** A poll answer: `{"c", "msg", "cursor"}` plus `gap` / `superseded` when set. */
-  pollBody(delivery: Delivery): string {
+  /** A poll answer: `{"c", "msg", "cursor"}` plus `gap` when set. `cursor` is the encoded positions after it. */
+  pollBody(delivery: Delivery, cursor: string): string {
     const messages = delivery.entries.map((entry) => this.messageJson(entry)).join(',');
     const flags = delivery.gap ? ',"gap":true' : '';
-    return `{"c":${delivery.entries.length},"msg":[${messages}],"cursor":${JSON.stringify(encodeCursor(delivery.positions))}${flags}}`;
+    return `{"c":${delivery.entries.length},"msg":[${messages}],"cursor":${JSON.stringify(cursor)}${flags}}`;
   }
 
   /** An answer with nothing new (hold ended, superseded, shutting down). */
-  emptyBody(positions: ReadonlyMap<string, StreamPosition>, superseded = false): string {
-    return `{"c":0,"msg":[],"cursor":${JSON.stringify(encodeCursor(positions))}${superseded ? ',"superseded":true' : ''}}`;
+  emptyBody(cursor: string, superseded = false): string {
+    return `{"c":0,"msg":[],"cursor":${JSON.stringify(cursor)}${superseded ? ',"superseded":true' : ''}}`;
   }
 }

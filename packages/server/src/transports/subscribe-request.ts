@@ -46,20 +46,20 @@ export function parseSubscribeQuery(
     holdSeconds = Math.min(Math.max(parsed, 0), config.maxHoldSeconds);
   }
   const rawChannels = query.ch === undefined ? [] : Array.isArray(query.ch) ? query.ch : [query.ch];
-  const topics: string[] = [];
+  const topics = new Set<string>();
   for (const item of rawChannels as unknown[]) {
     for (const channel of String(item).split(',')) {
       if (channel === '') continue;
       if (!parseChannel(channel)) {
         throw new PnsError('BAD_REQUEST', `Channel ${JSON.stringify(channel.slice(0, 140))} is not of the form user:<id> or topic:<name>.`);
       }
-      if (!topics.includes(channel)) topics.push(channel);
+      topics.add(channel);
+      if (topics.size > maxChannelsPerRequest) {
+        throw new PnsError('BAD_REQUEST', `At most ${maxChannelsPerRequest} channels may be asked for in one request.`);
+      }
     }
   }
-  if (topics.length > maxChannelsPerRequest) {
-    throw new PnsError('BAD_REQUEST', `At most ${maxChannelsPerRequest} channels may be asked for in one request.`);
-  }
-  return { sid, comeFrom, cursor, topics, holdMs: holdSeconds * 1000 };
+  return { sid, comeFrom, cursor, topics: [...topics], holdMs: holdSeconds * 1000 };
 }
 
 /** The session's own channel first, then the topics it asked for, each allowed by the token. */
@@ -67,8 +67,8 @@ export function authorizeChannels(session: Session, asked: readonly string[]): s
   const own = userChannel(session.userId);
   const channels = [own];
   for (const channel of asked) {
-    const parsed = parseChannel(channel);
     if (channel === own) continue;
+    const parsed = parseChannel(channel);
     if (parsed?.kind !== 'topic' || !session.topics.has(parsed.name)) {
       throw new PnsError('CHANNEL_FORBIDDEN', `This session may not listen to ${JSON.stringify(channel)}.`);
     }
@@ -122,17 +122,18 @@ export async function planSubscription(query: SubscribeQuery, context: Transport
     if (decoded.kind === 'unknown-version') gap = true;
     else known = decoded.positions;
   }
-  const positions = new Map<string, StreamPosition>();
   const keys = channels.map(channelKey);
-  for (const [index, channel] of channels.entries()) {
-    const key = keys[index] as string;
-    // Two channels with one key (a 53-bit hash collision) cannot tell their positions apart: serve both as a gap.
-    const ambiguous = known !== undefined && keys.indexOf(key) !== keys.lastIndexOf(key);
-    if (ambiguous) gap = true;
-    const position =
-      (ambiguous ? undefined : known?.get(key)) ?? (gap ? { epoch: unservableEpoch, offset: '0' } : await context.hub.broker.head(channel));
-    positions.set(channel, position);
-  }
+  // Two channels with one key (a 53-bit hash collision) cannot tell their positions apart: serve both as a gap.
+  const ambiguous = (key: string): boolean => known !== undefined && keys.indexOf(key) !== keys.lastIndexOf(key);
+  if (keys.some(ambiguous)) gap = true;
+  const found = await Promise.all(
+    channels.map(async (channel, index) => {
+      const key = keys[index] as string;
+      const position = ambiguous(key) ? undefined : known?.get(key);
+      return position ?? (gap ? { epoch: unservableEpoch, offset: '0' } : backend(() => context.hub.broker.head(channel)));
+    }),
+  );
+  const positions = new Map<string, StreamPosition>(channels.map((channel, index) => [channel, found[index] as StreamPosition]));
   if (clientKey !== undefined && stored === undefined) {
     // Seen from its first poll on: what is published from now is kept for it.
     await backend(() => context.clientPositions.set(clientKey, encodeCursor(positions)));

@@ -15,7 +15,6 @@ export interface TransportContext {
   clientPositions: ClientPositionStore;
   renderer: MessageRenderer;
   metrics: PnsMetrics;
-  isDraining(): boolean;
   /** Epoch ms this server started: cursorless clients whose token is older may have polled its predecessor. */
   startedAt: number;
 }
