@@ -1,0 +1,23 @@
+/**
+ * Milliseconds on the machine-wide monotonic clock (CLOCK_MONOTONIC, what
+ * process.hrtime reads on Linux). Every process of the bench reads the same
+ * clock, so a send time taken in the driver and a receive time taken in a
+ * load generator can be subtracted; wall-clock adjustments do not move it.
+ */
+export function now(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `done` every `stepMs` until it is true or `timeoutMs` passed; resolves with whether it became true. */
+export async function waitFor(done: () => boolean, timeoutMs: number, stepMs = 20): Promise<boolean> {
+  const deadline = now() + timeoutMs;
+  while (!done()) {
+    if (now() >= deadline) return false;
+    await sleep(stepMs);
+  }
+  return true;
+}

@@ -1,0 +1,119 @@
+/**
+ * `npm run bench`: runs the chosen scenarios against each chosen target,
+ * back to back, servers pinned to CPU 0 and the driver and load generators
+ * to CPU 1; prints each scenario's table and writes results.json and
+ * results.md. See bench/README.md.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { CliError, parseCli, usage } from './cli.js';
+import { now } from './clock.js';
+import { allowedCpus, ProcessMeter } from './measure.js';
+import { type BenchReport, type Machine, scenarioTable, writeReport } from './report.js';
+import type { ScenarioRun } from './results.js';
+import { scenarios } from './scenarios/index.js';
+import { targets } from './targets/index.js';
+
+const serverCpu = 0;
+const loadCpu = 1;
+/** The hold every target's subscribers ask for: longer than any phase, so idle clients cause no traffic. */
+const holdSeconds = 3600;
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function stamp(date: Date): string {
+  const two = (n: number): string => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}-${two(date.getHours())}${two(date.getMinutes())}`;
+}
+
+/** Pins this process (every thread) to the load core, as the load generators are. */
+function pinSelf(cpu: number): void {
+  spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(process.pid)], { stdio: 'ignore' });
+  const cpus = allowedCpus('self');
+  if (cpus !== String(cpu)) log(`warning: the driver runs on CPUs ${cpus}, not ${cpu} (is taskset installed?)`);
+}
+
+function machine(): Machine {
+  const limits = readFileSync('/proc/self/limits', 'utf8');
+  return {
+    cpu: os.cpus()[0]?.model ?? 'unknown CPU',
+    cores: os.cpus().length,
+    kernel: os.release(),
+    node: process.version,
+    openFileLimit: /^Max open files\s+(\S+)/m.exec(limits)?.[1] ?? 'unknown',
+  };
+}
+
+async function main(args: string[]): Promise<number> {
+  const known = targets.map((target) => target.name);
+  let options: ReturnType<typeof parseCli>;
+  try {
+    options = parseCli(args, known);
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error;
+    process.stderr.write(`${error.message}\n\n${usage}`);
+    return 2;
+  }
+  if (options.help) {
+    process.stdout.write(usage);
+    return 0;
+  }
+  if (os.availableParallelism() < 2) log('warning: fewer than 2 CPUs: the server and the load share a core');
+  const chosenTargets = targets.filter((target) => !options.targets || options.targets.includes(target.name));
+  const chosenScenarios = scenarios.filter((scenario) => !options.scenarios || options.scenarios.includes(scenario.id));
+  const startedAt = new Date();
+  const outDir = options.out ?? fileURLToPath(new URL(`../../results/${stamp(startedAt)}/`, import.meta.url));
+  pinSelf(loadCpu);
+  const t0 = now();
+  const meter = new ProcessMeter();
+  const report: BenchReport = {
+    startedAt: startedAt.toISOString(),
+    durationMs: 0,
+    options: { quick: options.quick, targets: chosenTargets.map((t) => t.name), scenarios: chosenScenarios.map((s) => s.id) },
+    machine: machine(),
+    runs: [],
+  };
+  for (const scenario of chosenScenarios) {
+    const runs: ScenarioRun[] = [];
+    for (const target of chosenTargets) {
+      log(`[${scenario.id} ${target.name}] ${scenario.title}`);
+      const runStart = now();
+      const run: ScenarioRun = { scenario: scenario.id, target: target.name, startedAt: new Date().toISOString(), durationMs: 0, rows: [] };
+      try {
+        run.rows = await scenario.run({ target, quick: options.quick, serverCpu, loadCpu, holdSeconds, meter, log });
+      } catch (error) {
+        run.error = error instanceof Error ? (error.stack ?? error.message) : String(error);
+        log(`[${scenario.id} ${target.name}] failed: ${run.error}`);
+      }
+      run.durationMs = now() - runStart;
+      runs.push(run);
+      report.runs.push(run);
+      report.durationMs = now() - t0;
+      writeReport(outDir, report, chosenScenarios);
+    }
+    process.stdout.write(`\n${scenarioTable(scenario, runs)}\n`);
+  }
+  report.durationMs = now() - t0;
+  writeReport(outDir, report, chosenScenarios);
+  const failed = report.runs.filter((run) => run.error || run.rows.some((row) => row.failed));
+  process.stdout.write(
+    `Total ${(report.durationMs / 1000).toFixed(0)} s (${(report.durationMs / 60_000).toFixed(1)} min). Results: ${outDir}\n` +
+      (failed.length ? `FAILED: ${failed.map((run) => `${run.scenario}/${run.target}`).join(', ')}\n` : 'All runs passed.\n'),
+  );
+  return failed.length ? 1 : 0;
+}
+
+// Exit (and so run the targets' exit hooks, which stop their servers) on Ctrl-C and SIGTERM.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    log(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    process.exit(1);
+  },
+);

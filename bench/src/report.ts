@@ -1,0 +1,123 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ColumnSpec, Format, Scenario, ScenarioRun } from './results.js';
+import { formatJson, markdownTable } from './text-format.js';
+
+/** The target every ratio compares with: Nchan when it ran. */
+export const referenceTarget = 'nchan';
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  kernel: string;
+  node: string;
+  openFileLimit: string;
+}
+
+export interface BenchReport {
+  startedAt: string;
+  durationMs: number;
+  options: { quick: boolean; targets: string[]; scenarios: string[] };
+  machine: Machine;
+  runs: ScenarioRun[];
+}
+
+export function formatValue(value: number | null | undefined, format: Format): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '–';
+  switch (format) {
+    case 'int':
+      return Math.round(value).toLocaleString('en-US');
+    case 'ms':
+      return value < 10 ? `${value.toFixed(1)} ms` : `${Math.round(value).toLocaleString('en-US')} ms`;
+    case 'kib':
+      return `${value.toFixed(2)} KiB`;
+    case 'mib':
+      return `${value.toFixed(1)} MiB`;
+    case 'pct':
+      return `${Math.round(value)} %`;
+    case 's':
+      return `${value.toFixed(1)} s`;
+    case 'float':
+      return value === 0 ? '0' : String(Number(value.toPrecision(3)));
+  }
+}
+
+function ratio(value: number | null | undefined, reference: number | null | undefined): string {
+  if (value === null || value === undefined || reference === null || reference === undefined || reference === 0) return '';
+  if (!Number.isFinite(value / reference)) return '';
+  return ` (${(value / reference).toFixed(2)}×)`;
+}
+
+/** The reference of a scenario's runs: Nchan if it ran, else the first target. */
+function referenceOf(runs: ScenarioRun[]): ScenarioRun | undefined {
+  return runs.find((run) => run.target === referenceTarget && !run.error) ?? runs.find((run) => !run.error);
+}
+
+/** A markdown table: one line per target and row, each figure with its ratio to the reference where the column asks for it. */
+export function scenarioTable(scenario: Scenario, runs: ScenarioRun[]): string {
+  const reference = referenceOf(runs);
+  const columns: ColumnSpec[] = scenario.columns;
+  const notes: string[] = [];
+  const rows: string[][] = [];
+  for (const run of runs) {
+    if (run.error) {
+      rows.push([run.target, '–', ...columns.map(() => '–'), '**FAILED**']);
+      notes.push(`- ${run.target}: ${run.error.split('\n')[0]}`);
+      continue;
+    }
+    for (const row of run.rows) {
+      // A row the reference does not have (a batched publish) compares with the reference's only row.
+      const sameRow = reference?.rows.find((r) => r.label === row.label);
+      const refRow = sameRow ?? (reference?.rows.length === 1 ? reference.rows[0] : undefined);
+      if (!sameRow && refRow && reference && run !== reference && columns.some((c) => c.ratio)) {
+        notes.push(`- ${run.target}, ${row.label}: ratios against ${reference.target}'s "${refRow.label}"`);
+      }
+      const cells = columns.map((column) => {
+        const value = row.values[column.key];
+        const shown = formatValue(value, column.format);
+        return column.ratio && reference && run !== reference ? shown + ratio(value, refRow?.values[column.key]) : shown;
+      });
+      rows.push([run.target, row.label, ...cells, row.failed ? '**FAILED**' : 'ok']);
+      for (const note of row.notes) notes.push(`- ${run.target}, ${row.label}: ${note}`);
+    }
+  }
+  const against = reference
+    ? `Ratios (×) are to ${reference.target}${reference.target === referenceTarget ? '' : ' (Nchan did not run)'}.`
+    : '';
+  const table = markdownTable(
+    ['target', 'run', ...columns.map((c) => c.title), 'status'],
+    ['left', 'left', ...columns.map(() => 'right' as const), 'left'],
+    rows,
+  );
+  return [`### ${scenario.title}`, '', scenario.description, '', table, '', against, ...(notes.length ? ['', ...notes] : []), ''].join(
+    '\n',
+  );
+}
+
+export function markdownReport(report: BenchReport, scenarios: Scenario[]): string {
+  const { machine } = report;
+  const head = [
+    `# pns benchmark, ${report.startedAt}`,
+    '',
+    `${report.options.quick ? 'Quick run' : 'Full run'} of ${report.options.targets.join(', ')}; scenarios ${report.options.scenarios.join(', ')}; ` +
+      `took ${(report.durationMs / 60_000).toFixed(1)} min.`,
+    '',
+    `Machine: ${machine.cpu}, ${machine.cores} cores, Linux ${machine.kernel}, Node ${machine.node}, open files ${machine.openFileLimit}. ` +
+      'Each server is pinned to CPU 0, the driver and load generators to CPU 1.',
+    '',
+  ];
+  const sections = scenarios.map((scenario) =>
+    scenarioTable(
+      scenario,
+      report.runs.filter((run) => run.scenario === scenario.id),
+    ),
+  );
+  return [...head, ...sections].join('\n');
+}
+
+/** Writes results.json (raw) and results.md into `dir`. */
+export function writeReport(dir: string, report: BenchReport, scenarios: Scenario[]): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'results.json'), formatJson(report));
+  writeFileSync(join(dir, 'results.md'), markdownReport(report, scenarios));
+}

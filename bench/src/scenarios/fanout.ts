@@ -1,0 +1,99 @@
+import { now } from '../clock.js';
+import { userOf } from '../loadgen-protocol.js';
+import { pump } from '../publish-pump.js';
+import type { Row, RunContext, Scenario } from '../results.js';
+import { deliveryProblems, Session } from './session.js';
+
+const settings = { quick: { n: 1000 }, full: { n: 10_000 } };
+/** Publish requests in flight at once for the one-message-per-user round. */
+const concurrency = 32;
+const deliveryTimeoutMs = 30_000;
+const topic = 'all';
+
+/** Publishes through `publish`, waits for the group, and makes its row. */
+async function round(session: Session, group: number, label: string, publish: () => Promise<{ failures: string[] }>): Promise<Row> {
+  const cpu0 = session.serverCpuMs();
+  const t0 = now();
+  const published = await publish();
+  const publishMs = now() - t0;
+  await session.delivered(group, deliveryTimeoutMs);
+  const cpu1 = session.serverCpuMs();
+  await session.quiesce();
+  const stats = session.ledger.stats(group);
+  const notes = deliveryProblems(stats);
+  if (published.failures.length > 0) notes.push(`publish failures: ${published.failures.join('; ')}`);
+  return {
+    label,
+    values: {
+      p50: stats.latency.p50,
+      p95: stats.latency.p95,
+      p99: stats.latency.p99,
+      max: stats.latency.max,
+      publishMs,
+      serverCpuMs: cpu1 - cpu0,
+      delivered: stats.delivered,
+      lost: stats.lost,
+      duplicated: stats.duplicated,
+    },
+    failed: notes.length > 0 || stats.publishErrors > 0,
+    notes,
+  };
+}
+
+async function run(context: RunContext): Promise<Row[]> {
+  const { n } = context.quick ? settings.quick : settings.full;
+  const { target } = context;
+  const session = await Session.open(context, n);
+  try {
+    const subscribed = await session.subscribe(0, n, topic);
+    if (subscribed.failed > 0) throw new Error(`${subscribed.failed} of ${n} subscribers failed: ${subscribed.failures.join('; ')}`);
+    const perUser = session.ledger.group('per user');
+    let next = 0;
+    const first = await round(session, perUser, `(i) ${n} users × 1 message`, async () => {
+      const outcome = await pump(session.ledger, concurrency, () => {
+        if (next >= n) return undefined;
+        const sub = next++;
+        const payload = session.ledger.unicast(perUser, sub);
+        return { payloads: [payload], send: () => target.publishToUser(session.server, userOf(sub), payload) };
+      });
+      return { failures: outcome.firstFailures };
+    });
+    context.log(`  (i) p99 ${first.values.p99?.toFixed(1)} ms`);
+    const broadcast = session.ledger.group('broadcast');
+    const second = await round(session, broadcast, `(ii) 1 broadcast to ${n}`, async () => {
+      const payload = session.ledger.broadcast(broadcast, 0, n);
+      try {
+        await target.publishToTopic(session.server, topic, payload);
+        return { failures: [] };
+      } catch (error) {
+        session.ledger.cancel(payload);
+        return { failures: [(error as Error).message] };
+      }
+    });
+    context.log(`  (ii) p99 ${second.values.p99?.toFixed(1)} ms`);
+    return [first, second];
+  } finally {
+    await session.close();
+  }
+}
+
+export const fanoutScenario: Scenario = {
+  id: 'B',
+  title: 'B. Fan-out',
+  description:
+    'N subscribers, one per user, all also on one topic. (i) one message to each user (one publish request each, ' +
+    `${concurrency} in flight), (ii) one message to the topic. Latency = receive time − the time that message’s publish request was sent; ` +
+    'every addressee must get each message exactly once.',
+  columns: [
+    { key: 'p50', title: 'p50', format: 'ms' },
+    { key: 'p95', title: 'p95', format: 'ms' },
+    { key: 'p99', title: 'p99', format: 'ms', ratio: true },
+    { key: 'max', title: 'max', format: 'ms' },
+    { key: 'publishMs', title: 'publishing took', format: 'ms' },
+    { key: 'serverCpuMs', title: 'server CPU', format: 'ms', ratio: true },
+    { key: 'delivered', title: 'delivered', format: 'int' },
+    { key: 'lost', title: 'lost', format: 'int' },
+    { key: 'duplicated', title: 'dup', format: 'int' },
+  ],
+  run,
+};

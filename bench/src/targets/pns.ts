@@ -1,0 +1,162 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
+import { cliPath } from '@pns/test-support';
+import { sleep } from '../clock.js';
+import { allowedCpus } from '../measure.js';
+import { pinnedCommand } from '../pinned.js';
+import type { BenchPayload, StartedServer, Target, TargetOptions } from '../target.js';
+import { pnsPublishKey, pnsSecret } from './pns-config.js';
+
+/** A port nobody listens on right now (the server binds it a moment later). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** GET that resolves with the status code, or 0 when no answer came. */
+function statusOf(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    const request = http.get(url, { agent: false, timeout: 1000 }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.on('timeout', () => request.destroy());
+    request.on('error', () => resolve(0));
+  });
+}
+
+/** A running `pns serve` with the keep-alive agent the driver publishes through. */
+class PnsServer implements StartedServer {
+  readonly pids: number[];
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+  /** Kills the server if the driver exits first (main turns SIGINT and SIGTERM into an exit). */
+  private readonly killOnExit = (): void => {
+    this.child.kill('SIGKILL');
+  };
+
+  constructor(
+    readonly url: string,
+    private readonly child: ChildProcess,
+  ) {
+    this.pids = [child.pid as number];
+    process.once('exit', this.killOnExit);
+  }
+
+  /** POSTs a publish body; resolves on 200. */
+  publish(body: string): Promise<void> {
+    const target = new URL('/pns/publish', this.url);
+    return new Promise((resolve, reject) => {
+      const request = http.request(
+        {
+          agent: this.agent,
+          method: 'POST',
+          hostname: target.hostname,
+          port: target.port,
+          path: target.pathname,
+          headers: {
+            authorization: `Bearer ${pnsPublishKey}`,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          },
+          timeout: 30_000,
+        },
+        (response) => {
+          let text = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => {
+            text += chunk;
+          });
+          response.on('error', reject);
+          response.on('end', () =>
+            response.statusCode === 200 ? resolve() : reject(new Error(`publish: HTTP ${response.statusCode} ${text.slice(0, 200)}`)),
+          );
+        },
+      );
+      request.on('timeout', () => request.destroy(new Error('publish: timeout')));
+      request.on('error', reject);
+      request.end(body);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.agent.destroy();
+    const child = this.child;
+    if (child.exitCode !== null || child.signalCode !== null) {
+      process.removeListener('exit', this.killOnExit);
+      return;
+    }
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    await exited;
+    clearTimeout(kill);
+    process.removeListener('exit', this.killOnExit);
+  }
+}
+
+/** Forwards the server's output (warnings and worse, at log level warn) to stderr, line by line. */
+function forwardOutput(child: ChildProcess): () => string {
+  let tail = '';
+  const forward = (chunk: string): void => {
+    tail = (tail + chunk).slice(-4000);
+    for (const line of chunk.split('\n')) if (line.trim()) process.stderr.write(`[pns ${child.pid}] ${line}\n`);
+  };
+  child.stdout?.setEncoding('utf8').on('data', forward);
+  child.stderr?.setEncoding('utf8').on('data', forward);
+  return () => tail;
+}
+
+async function start(options: TargetOptions): Promise<StartedServer> {
+  const port = options.port ?? (await freePort());
+  const hold = String(options.holdSeconds);
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('PNS_')) env[name] = value;
+  Object.assign(env, { PNS_SECRET: pnsSecret, PNS_PUBLISH_KEY: pnsPublishKey });
+  const args = ['serve', '--host', '127.0.0.1', '--port', String(port), '--hold-seconds', hold, '--max-hold-seconds', hold];
+  const { command, args: argv } = pinnedCommand(options.cpu, [process.execPath, cliPath, ...args, '--log-level', 'warn']);
+  const child = spawn(command, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = forwardOutput(child);
+  const url = `http://127.0.0.1:${port}`;
+  const server = new PnsServer(url, child);
+  const deadline = Date.now() + 20_000;
+  while ((await statusOf(`${url}/readyz`)) !== 200) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`pns serve exited (${child.exitCode}): ${output()}`);
+    if (Date.now() > deadline) {
+      await server.stop();
+      throw new Error(`pns serve not ready within 20 s: ${output()}`);
+    }
+    await sleep(25);
+  }
+  const cpus = allowedCpus(child.pid as number);
+  if (cpus !== String(options.cpu)) {
+    await server.stop();
+    throw new Error(`pns runs on CPUs ${cpus}, not ${options.cpu}`);
+  }
+  return server;
+}
+
+function pnsServer(server: StartedServer): PnsServer {
+  if (!(server instanceof PnsServer)) throw new TypeError('not a pns server');
+  return server;
+}
+
+const message = (to: string, payload: BenchPayload): string => `{"to":"${to}","type":"bench","data":${JSON.stringify(payload)}}`;
+
+/** pns with the memory broker, long polling, one process pinned to one core. */
+export const pnsTarget: Target = {
+  name: 'pns',
+  subscriberModule: './targets/pns-subscriber.js',
+  start,
+  publishToUser: (server, user, payload) => pnsServer(server).publish(message(`user:${user}`, payload)),
+  publishToTopic: (server, topic, payload) => pnsServer(server).publish(message(`topic:${topic}`, payload)),
+  publishBatch: (server, messages) =>
+    pnsServer(server).publish(`[${messages.map(({ user, payload }) => message(`user:${user}`, payload)).join(',')}]`),
+};

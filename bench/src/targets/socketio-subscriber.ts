@@ -1,0 +1,83 @@
+/**
+ * Socket.IO subscriber for the load generator: socket.io-client 4 with the
+ * polling transport only, one Engine.IO connection per subscriber
+ * (`forceNew`, no multiplexing of subscribers over one connection). On every
+ * (re)connection it emits `join` with its user and topic and the server acks
+ * once the socket is in the rooms; `subscribe()` resolves on the first ack.
+ * (Rooms do not survive a reconnection to a new session, hence the re-join;
+ * what is emitted while a client is away is not kept for it: Socket.IO's
+ * connection state recovery is off, as it is by default.)
+ *
+ * Connections: socket.io-client's default in Node.js (`agent: false`) is a
+ * new connection per request. Here the subscribers share a few keep-alive
+ * ReuseAgents (AgentPool): a subscriber's polls reuse one connection, and its
+ * short POSTs (join, pong, close) borrow idle pooled ones, so a subscriber
+ * holds one connection rather than two (one per subscriber would not fit
+ * 15,000 subscribers in one process's 20,000 descriptors).
+ */
+import { io, type Socket } from 'socket.io-client';
+import { AgentPool } from '../peers-servers/reuse-agent.js';
+import type { BenchPayload, LoadContext, SubscriberFactory } from '../target.js';
+
+export function socketioUserRoom(user: string): string {
+  return `u:${user}`;
+}
+
+export function socketioTopicRoom(topic: string): string {
+  return `t:${topic}`;
+}
+
+let agents = new AgentPool(undefined);
+let reportError: (kind: string) => void = () => {};
+
+const JOIN_TIMEOUT_MS = 120_000;
+
+export const factory: SubscriberFactory = {
+  init(context: LoadContext) {
+    agents = new AgentPool(context.localAddress);
+    reportError = context.reportError;
+  },
+
+  subscribe(serverUrl, user, topic, onMessage) {
+    return new Promise((resolve, reject) => {
+      const agent = agents.take();
+      const socket: Socket = io(serverUrl, {
+        transports: ['polling'],
+        upgrade: false,
+        forceNew: true,
+        multiplex: false,
+        reconnection: true,
+        // 100 ms doubling up to 1 s with ±50 % jitter, like the other subscribers.
+        reconnectionDelay: 100,
+        reconnectionDelayMax: 1_000,
+        randomizationFactor: 0.5,
+        timeout: JOIN_TIMEOUT_MS,
+        // engine.io-client passes `agent` to its Node.js XMLHttpRequest; its type says string | boolean.
+        agent: agent as unknown as string,
+      });
+      let joined = false;
+      const close = () => socket.close();
+      const timer = setTimeout(() => {
+        if (joined) return;
+        close();
+        reject(new Error(`socket.io: ${user} not joined after ${JOIN_TIMEOUT_MS} ms`));
+      }, JOIN_TIMEOUT_MS);
+      socket.on('message', (payload: BenchPayload) => onMessage(payload));
+      socket.io.on('reconnect_attempt', () => reportError('reconnect'));
+      socket.on('connect', () => {
+        socket.emit('join', { user, topic }, (ok: boolean) => {
+          if (!ok) {
+            clearTimeout(timer);
+            close();
+            reject(new Error(`socket.io: join refused for ${user}`));
+            return;
+          }
+          if (joined) return;
+          joined = true;
+          clearTimeout(timer);
+          resolve({ close });
+        });
+      });
+    });
+  },
+};
