@@ -13,6 +13,7 @@
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
+import { listenAndAnnounce } from './announce.js';
 
 /** The part of faye's (untyped) API this server uses. */
 interface FayeNodeAdapter {
@@ -39,16 +40,4 @@ const httpServer = http.createServer((_request, response) => {
 });
 bayeux.attach(httpServer);
 
-httpServer.listen({ port: Number(values.port), host: values.host, backlog: 4096 }, () => {
-  const address = httpServer.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  process.stdout.write(`${JSON.stringify({ port })}\n`);
-});
-
-const shutdown = () => {
-  bayeux.close();
-  httpServer.closeAllConnections();
-  process.exit(0);
-};
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
+listenAndAnnounce(httpServer, Number(values.port), values.host as string, () => bayeux.close());

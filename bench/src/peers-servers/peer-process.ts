@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import type { StartedServer, TargetOptions } from '../target.js';
 
 /** Sockets the driver opens to a peer at most for publishing (requests beyond that queue in the agent). */
 export const PUBLISH_SOCKETS = 64;
@@ -173,4 +174,32 @@ export class JsonPoster {
   close(): void {
     this.agent.destroy();
   }
+}
+
+/** A Node.js peer server started by `startPeerServer`, with the pool the driver publishes through. */
+export interface PeerServer extends StartedServer {
+  readonly poster: JsonPoster;
+}
+
+/** Starts a Node.js peer server script pinned to the server core, with a publishing pool to it. */
+export async function startPeerServer(script: URL, options: TargetOptions): Promise<PeerServer> {
+  const args = ['--hold', String(options.holdSeconds), '--port', String(options.port ?? 0)];
+  const { child, port } = await startNodePeer(script, args, options.cpu);
+  const url = `http://127.0.0.1:${port}`;
+  const poster = new JsonPoster(url);
+  return {
+    url,
+    pids: [child.pid ?? 0],
+    poster,
+    async stop() {
+      poster.close();
+      await stopProcess(child, 'SIGTERM', 10_000);
+    },
+  };
+}
+
+/** The publishing pool of a server `startPeerServer` started. */
+export function posterOf(server: StartedServer): JsonPoster {
+  if (!('poster' in server)) throw new Error('not a server started by startPeerServer');
+  return (server as PeerServer).poster;
 }

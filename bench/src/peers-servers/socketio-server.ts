@@ -17,6 +17,7 @@
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { Server } from 'socket.io';
+import { listenAndAnnounce } from './announce.js';
 
 const { values } = parseArgs({
   options: {
@@ -93,16 +94,4 @@ io.on('connection', (socket) => {
   });
 });
 
-httpServer.listen({ port: Number(values.port), host: values.host, backlog: 4096 }, () => {
-  const address = httpServer.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  process.stdout.write(`${JSON.stringify({ port })}\n`);
-});
-
-const shutdown = () => {
-  io.close();
-  httpServer.closeAllConnections();
-  process.exit(0);
-};
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
+listenAndAnnounce(httpServer, Number(values.port), values.host as string, () => io.close());

@@ -15,18 +15,14 @@
  * endpoint), so the native way is kept. Resolves when Faye answered
  * `successful: true`.
  */
-import { JsonPoster, startNodePeer, stopProcess } from '../peers-servers/peer-process.js';
+import { posterOf, startPeerServer } from '../peers-servers/peer-process.js';
 import type { BenchPayload, StartedServer, Target, TargetOptions } from '../target.js';
 import { fayeTopicChannel, fayeUserChannel } from './faye-subscriber.js';
 
 const SERVER_SCRIPT = new URL('../peers-servers/faye-server.js', import.meta.url);
 
-const posters = new WeakMap<StartedServer, JsonPoster>();
-
 async function publish(server: StartedServer, channel: string, payload: BenchPayload): Promise<void> {
-  const poster = posters.get(server);
-  if (poster === undefined) throw new Error('not a server started by fayeTarget');
-  const answer = await poster.post('/faye', JSON.stringify([{ channel, data: payload }]));
+  const answer = await posterOf(server).post('/faye', JSON.stringify([{ channel, data: payload }]));
   const replies = JSON.parse(answer) as { successful?: boolean; error?: string }[];
   if (replies[0]?.successful !== true) throw new Error(`faye publish to ${channel} failed: ${answer}`);
 }
@@ -35,22 +31,7 @@ export const fayeTarget: Target = {
   name: 'faye',
   subscriberModule: './faye-subscriber.js',
 
-  async start(options: TargetOptions): Promise<StartedServer> {
-    const args = ['--hold', String(options.holdSeconds), '--port', String(options.port ?? 0)];
-    const { child, port } = await startNodePeer(SERVER_SCRIPT, args, options.cpu);
-    const url = `http://127.0.0.1:${port}`;
-    const poster = new JsonPoster(url);
-    const server: StartedServer = {
-      url,
-      pids: [child.pid ?? 0],
-      async stop() {
-        poster.close();
-        await stopProcess(child, 'SIGTERM', 10_000);
-      },
-    };
-    posters.set(server, poster);
-    return server;
-  },
+  start: (options: TargetOptions) => startPeerServer(SERVER_SCRIPT, options),
 
   publishToUser(server: StartedServer, user: string, payload: BenchPayload): Promise<void> {
     return publish(server, fayeUserChannel(user), payload);

@@ -6,40 +6,17 @@
  * to the room (Socket.IO has no HTTP publish API of its own; an in-process emit
  * behind one HTTP request is what an application server would do).
  */
-import { JsonPoster, startNodePeer, stopProcess } from '../peers-servers/peer-process.js';
+import { posterOf, startPeerServer } from '../peers-servers/peer-process.js';
 import type { BenchPayload, StartedServer, Target, TargetOptions } from '../target.js';
 import { socketioTopicRoom, socketioUserRoom } from './socketio-subscriber.js';
 
 const SERVER_SCRIPT = new URL('../peers-servers/socketio-server.js', import.meta.url);
 
-const posters = new WeakMap<StartedServer, JsonPoster>();
-
-function posterOf(server: StartedServer): JsonPoster {
-  const poster = posters.get(server);
-  if (poster === undefined) throw new Error('not a server started by socketioTarget');
-  return poster;
-}
-
 export const socketioTarget: Target = {
   name: 'socket.io',
   subscriberModule: './socketio-subscriber.js',
 
-  async start(options: TargetOptions): Promise<StartedServer> {
-    const args = ['--hold', String(options.holdSeconds), '--port', String(options.port ?? 0)];
-    const { child, port } = await startNodePeer(SERVER_SCRIPT, args, options.cpu);
-    const url = `http://127.0.0.1:${port}`;
-    const poster = new JsonPoster(url);
-    const server: StartedServer = {
-      url,
-      pids: [child.pid ?? 0],
-      async stop() {
-        poster.close();
-        await stopProcess(child, 'SIGTERM', 10_000);
-      },
-    };
-    posters.set(server, poster);
-    return server;
-  },
+  start: (options: TargetOptions) => startPeerServer(SERVER_SCRIPT, options),
 
   async publishToUser(server: StartedServer, user: string, payload: BenchPayload): Promise<void> {
     await posterOf(server).post('/publish', JSON.stringify({ to: socketioUserRoom(user), payload }));
