@@ -1,5 +1,5 @@
 import { now } from './clock.js';
-import { type Percentiles, percentiles } from './measure.js';
+import { type Percentiles, percentileCurve, percentiles } from './measure.js';
 import type { BenchPayload } from './target.js';
 
 /** What happened to one group of messages (one row of a table). */
@@ -174,6 +174,12 @@ export class Ledger {
       firstSentAt: group.firstSentAt,
       lastDeliveryAt: group.lastDeliveryAt,
     };
+  }
+
+  /** Publish-to-receive latency of a group's first deliveries at percentiles 0, 1, …, 100, ms to 0.1 (see `percentileCurve`). */
+  latencyCurve(groupIndex: number): number[] {
+    const group = this.groupAt(groupIndex);
+    return percentileCurve(group.latencies.data.subarray(0, group.delivered));
   }
 
   private groupAt(index: number): Group {

@@ -64,10 +64,24 @@ export interface Percentiles {
   max: number | null;
 }
 
+/** The nearest-rank `p`th percentile of sorted values, or null when there are none. */
+function rank(sorted: Float64Array, p: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
+}
+
 /** Nearest-rank percentiles of a list of values (latencies in ms). */
 export function percentiles(values: ArrayLike<number>): Percentiles {
   const sorted = Float64Array.from(values).sort();
-  const rank = (p: number): number | null =>
-    sorted.length === 0 ? null : (sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number);
-  return { count: sorted.length, p50: rank(50), p95: rank(95), p99: rank(99), max: rank(100) };
+  return { count: sorted.length, p50: rank(sorted, 50), p95: rank(sorted, 95), p99: rank(sorted, 99), max: rank(sorted, 100) };
+}
+
+/**
+ * The distribution of a list of values: the nearest-rank percentiles 0, 1, …, 100
+ * (101 values, the first is the minimum), each rounded to 0.1; empty when there are none.
+ */
+export function percentileCurve(values: ArrayLike<number>): number[] {
+  const sorted = Float64Array.from(values).sort();
+  if (sorted.length === 0) return [];
+  return Array.from({ length: 101 }, (_, p) => Math.round((rank(sorted, p) as number) * 10) / 10);
 }

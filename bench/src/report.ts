@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type Plot, writePlots } from './plots.js';
 import type { ColumnSpec, Format, Scenario, ScenarioRun } from './results.js';
 import { formatJson, markdownTable } from './text-format.js';
 
@@ -94,7 +95,7 @@ export function scenarioTable(scenario: Scenario, runs: ScenarioRun[]): string {
   );
 }
 
-export function markdownReport(report: BenchReport, scenarios: Scenario[]): string {
+export function markdownReport(report: BenchReport, scenarios: Scenario[], plots: Plot[] = []): string {
   const { machine } = report;
   const head = [
     `# pns benchmark, ${report.startedAt}`,
@@ -105,6 +106,7 @@ export function markdownReport(report: BenchReport, scenarios: Scenario[]): stri
     `Machine: ${machine.cpu}, ${machine.cores} cores, Linux ${machine.kernel}, Node ${machine.node}, open files ${machine.openFileLimit}. ` +
       'Each server is pinned to CPU 0, the driver and load generators to CPU 1.',
     '',
+    ...(plots.length ? [`Plots: ${plots.map((plot) => `[${plot.title}](${plot.file})`).join(', ')}.`, ''] : []),
   ];
   const sections = scenarios.map((scenario) =>
     scenarioTable(
@@ -115,9 +117,10 @@ export function markdownReport(report: BenchReport, scenarios: Scenario[]): stri
   return [...head, ...sections].join('\n');
 }
 
-/** Writes results.json (raw) and results.md into `dir`. */
+/** Writes results.json (raw), the plots (SVG, see plots.ts) and results.md, which links them, into `dir`. */
 export function writeReport(dir: string, report: BenchReport, scenarios: Scenario[]): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'results.json'), formatJson(report));
-  writeFileSync(join(dir, 'results.md'), markdownReport(report, scenarios));
+  const plots = writePlots(dir, report);
+  writeFileSync(join(dir, 'results.md'), markdownReport(report, scenarios, plots));
 }

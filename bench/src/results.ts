@@ -12,6 +12,11 @@ export interface Row {
   failed: boolean;
   /** Why it failed, and anything else a reader must know. */
   notes: string[];
+  /**
+   * Latency distribution for a plot: ms at the nearest-rank percentiles 0, 1, …, 100, rounded to 0.1 ms
+   * (scenario B; absent when nothing was delivered).
+   */
+  cdf?: number[];
 }
 
 /** One scenario against one target. */

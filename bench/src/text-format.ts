@@ -31,6 +31,9 @@ function render(value: unknown, indent: string, prefix: number): string {
       const flat = `[${value.map((item) => JSON.stringify(item) ?? 'null').join(', ')}]`;
       // The line also holds the indent, the key and a trailing comma.
       if (prefix + flat.length + 1 <= lineWidth) return flat;
+      // Biome fills an array of numbers that does not fit on one line: as many to a line as fit.
+      const numbers = value.every((item) => typeof item === 'number' && Number.isFinite(item));
+      if (numbers) return `[\n${fill(value.map(String), inner)}\n${indent}]`;
     }
     return `[\n${value.map((item) => inner + render(item, inner, inner.length)).join(',\n')}\n${indent}]`;
   }
@@ -41,4 +44,20 @@ function render(value: unknown, indent: string, prefix: number): string {
     return head + render(item, inner, head.length);
   });
   return `{\n${lines.join(',\n')}\n${indent}}`;
+}
+
+/** Items joined with `, `, lines broken where the next item (and its comma) would pass the line width. */
+function fill(items: string[], indent: string): string {
+  const lines: string[] = [];
+  let line = '';
+  items.forEach((item, i) => {
+    const comma = i < items.length - 1 ? ',' : '';
+    if (line && line.length + 1 + item.length + comma.length <= lineWidth) line += ` ${item}${comma}`;
+    else {
+      if (line) lines.push(line);
+      line = `${indent}${item}${comma}`;
+    }
+  });
+  lines.push(line);
+  return lines.join('\n');
 }

@@ -22,6 +22,7 @@ async function round(session: Session, group: number, label: string, publish: ()
   const stats = session.ledger.stats(group);
   const notes = deliveryProblems(stats);
   if (published.failures.length > 0) notes.push(`publish failures: ${published.failures.join('; ')}`);
+  const cdf = session.ledger.latencyCurve(group);
   return {
     label,
     values: {
@@ -37,6 +38,7 @@ async function round(session: Session, group: number, label: string, publish: ()
     },
     failed: notes.length > 0 || stats.publishErrors > 0,
     notes,
+    ...(cdf.length > 0 ? { cdf } : {}),
   };
 }
 

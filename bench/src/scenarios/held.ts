@@ -43,6 +43,7 @@ async function run(context: RunContext): Promise<Row[]> {
       rows.push({
         label: `N = ${level}`,
         values: {
+          n: level,
           held: after.open,
           rssMiB: rss / 2 ** 20,
           rssPerConnKiB: (rss - rssBefore) / level / 1024,
