@@ -9,6 +9,7 @@ import { MemoryBroker } from './broker/memory-broker.js';
 import type { ServerConfig } from './config/options.js';
 import { createApp } from './http/app.js';
 import { registerPublishRoute } from './http/publish-route.js';
+import { RawRoutes } from './http/raw-routes.js';
 import { type ClientPositionStore, MemoryClientPositionStore } from './hub/client-positions.js';
 import { Hub } from './hub/hub.js';
 import { PnsMetrics } from './ops/metrics.js';
@@ -69,7 +70,27 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
       },
     },
   );
-  const app = await createApp({ config, logger, isDraining, openConnections: () => openConnections });
+  const rawRoutes = new RawRoutes({
+    logger,
+    corsOrigins: config.corsOrigins,
+    isDraining,
+    openConnections: () => openConnections,
+    maxConnections: config.maxConnections,
+  });
+  const context = {
+    config,
+    hub,
+    rawRoutes,
+    sessions: parts.sessions ?? new JwtSessionResolver({ secret: config.secret }),
+    clientPositions:
+      parts.clientPositions ?? new MemoryClientPositionStore({ maxEntries: config.clientPositions, ttlMs: positionLifetimeMs }),
+    renderer: new MessageRenderer(),
+    metrics,
+    startedAt: Date.now(),
+  };
+  // Transports add their raw routes before the app is made: its 405 answers list them.
+  for (const transport of parts.transports ?? [longPollTransport]) transport.register(context);
+  const app = await createApp({ config, logger, isDraining, openConnections: () => openConnections, rawRoutes });
   app.server.on('connection', (socket) => {
     openConnections++;
     metrics.openConnections.inc();
@@ -86,18 +107,6 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
     defaultTtlSeconds: config.ttlSeconds,
     maxTtlSeconds: config.retentionSeconds,
   });
-  const context = {
-    app,
-    config,
-    hub,
-    sessions: parts.sessions ?? new JwtSessionResolver({ secret: config.secret }),
-    clientPositions:
-      parts.clientPositions ?? new MemoryClientPositionStore({ maxEntries: config.clientPositions, ttlMs: positionLifetimeMs }),
-    renderer: new MessageRenderer(),
-    metrics,
-    startedAt: Date.now(),
-  };
-  for (const transport of parts.transports ?? [longPollTransport]) transport.register(context);
 
   let shutdownPromise: Promise<void> | undefined;
   return {

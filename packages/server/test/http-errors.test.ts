@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PnsError } from '@pns/protocol';
 import { BrokerUnavailableError } from '../src/broker/broker.js';
-import { redactUrl } from '../src/http/app.js';
 import { toPnsError } from '../src/http/errors.js';
+import { redactUrl } from '../src/http/request-rules.js';
 
 describe('toPnsError', { timeout: 10_000 }, () => {
   it('keeps a PnsError as it is', () => {

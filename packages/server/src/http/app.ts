@@ -1,3 +1,4 @@
+import http from 'node:http';
 import type { Socket } from 'node:net';
 import cors from '@fastify/cors';
 import { type ErrorCode, errorCatalog, PnsError } from '@pns/protocol';
@@ -6,17 +7,16 @@ import type { Logger } from 'pino';
 import type { ServerConfig } from '../config/options.js';
 import { opsPaths } from '../ops/ops-routes.js';
 import { toPnsError } from './errors.js';
+import type { RawRoutes } from './raw-routes.js';
+import { admissionRefusal, closesConnection, isUnexpected, redactUrl, requestLogLevel } from './request-rules.js';
 
 export interface AppOptions {
   config: ServerConfig;
   logger: Logger;
   isDraining(): boolean;
   openConnections(): number;
-}
-
-/** Removes the `sid` (a session token) from a URL before it is logged. */
-export function redactUrl(url: string): string {
-  return url.replace(/([?&]sid=)[^&]*/g, '$1[redacted]');
+  /** Served by node:http before the framework sees the request. */
+  rawRoutes: RawRoutes;
 }
 
 function sendError(reply: FastifyReply, error: PnsError): void {
@@ -50,17 +50,24 @@ function answerRawError(socket: Socket, code: ErrorCode, extraHeaders = ''): voi
 
 /** The Fastify instance with every cross-cutting rule: errors, limits, draining, CORS, logs. */
 export async function createApp(options: AppOptions): Promise<FastifyInstance> {
-  const { config, logger } = options;
+  const { config, logger, rawRoutes } = options;
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // One line per request from the onResponse hook below, with the sid redacted.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.maxBodyBytes,
-    keepAliveTimeout: config.keepAliveSeconds * 1000,
-    // Limits how long a client may take to send its request (a slow publish body), not how long
-    // a held poll waits for its answer.
-    requestTimeout: 30_000,
-    connectionTimeout: 0,
+    serverFactory: (frameworkHandler) => {
+      // Node would answer a request without Host with an empty 400; let it through to a catalog answer instead.
+      const server = http.createServer({ requireHostHeader: false }, (request, response) => {
+        if (!rawRoutes.dispatch(request, response)) frameworkHandler(request, response);
+      });
+      server.keepAliveTimeout = config.keepAliveSeconds * 1000;
+      // Limits how long a client may take to send its request (a slow publish body), not how long
+      // a held poll waits for its answer.
+      server.requestTimeout = 30_000;
+      server.headersTimeout = 30_000;
+      return server;
+    },
     return503OnClosing: false,
     exposeHeadRoutes: false,
     onProtoPoisoning: 'error',
@@ -68,14 +75,11 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     clientErrorHandler: answerClientError,
     // Errors Fastify raises before routing (a path with broken percent-encoding) get catalog bodies too.
     frameworkErrors: (error, _request, reply) => sendError(reply, toPnsError(error)),
-    // Node would answer a request without Host with an empty 400; let it through to a catalog answer instead.
-    http: { requireHostHeader: false },
     routerOptions: { ignoreDuplicateSlashes: false },
   });
-  app.server.headersTimeout = 30_000;
 
   /** Paths and their methods, for 405 answers. */
-  const routeMethods = new Map<string, string[]>();
+  const routeMethods = new Map<string, string[]>(rawRoutes.paths().map((path) => [path, ['GET']]));
   // CONNECT never reaches a route: Node hands it to this event, or closes the socket without a word.
   app.server.on('connect', (request: { url?: string }, socket: Socket) => {
     const allowed = routeMethods.get((request.url ?? '').split('?', 1)[0] as string);
@@ -97,21 +101,10 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     maxAge: 600,
   });
 
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.raw.httpVersion === '1.1' && request.headers.host === undefined) {
-      throw new PnsError('BAD_REQUEST', 'An HTTP/1.1 request needs a Host header.');
-    }
-    const path = request.url.split('?', 1)[0] as string;
-    if (opsPaths.has(path)) return;
-    if (options.isDraining()) {
-      reply.header('connection', 'close');
-      // Short, spread out: a draining node is not a failing one.
-      throw new PnsError('SHUTTING_DOWN', undefined, { retryAfter: 1 + Math.floor(Math.random() * 5) });
-    }
-    if (options.openConnections() > config.maxConnections) {
-      reply.header('connection', 'close');
-      throw new PnsError('OVERLOADED', undefined, { retryAfter: 5 + Math.floor(Math.random() * 11) });
-    }
+  const admission = { isDraining: options.isDraining, openConnections: options.openConnections, maxConnections: config.maxConnections };
+  app.addHook('onRequest', async (request) => {
+    const refusal = admissionRefusal(request.raw, admission, opsPaths.has(request.url.split('?', 1)[0] as string));
+    if (refusal) throw refusal;
   });
 
   // Nothing pns answers may be cached: every answer depends on the moment it is given.
@@ -120,8 +113,8 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
-    const level = reply.statusCode >= 500 ? 'warn' : request.url.startsWith('/pns/poll') ? 'debug' : 'info';
-    if (!logger.isLevelEnabled(level)) return; // most polls at the default level: build nothing
+    const level = requestLogLevel(reply.statusCode, false);
+    if (!logger.isLevelEnabled(level)) return;
     request.log[level](
       { method: request.method, url: redactUrl(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
       'request',
@@ -130,9 +123,8 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.setErrorHandler((error, request, reply) => {
     const pnsError = toPnsError(error);
-    if (pnsError.status >= 500 && pnsError.code !== 'SHUTTING_DOWN' && pnsError.code !== 'OVERLOADED') {
-      request.log.error({ err: error, url: redactUrl(request.url), code: pnsError.code }, 'request failed');
-    }
+    if (isUnexpected(pnsError)) request.log.error({ err: error, url: redactUrl(request.url), code: pnsError.code }, 'request failed');
+    if (closesConnection(pnsError)) reply.header('connection', 'close');
     sendError(reply, pnsError);
   });
 

@@ -1,6 +1,6 @@
 import { encodeCursor, type StreamPosition } from '@pns/protocol';
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Delivery, EndReason } from '../hub/subscription.js';
+import type { RawExchange } from '../http/raw-routes.js';
+import type { Delivery, EndReason, SubscriberSink, Subscription } from '../hub/subscription.js';
 import { parseSubscribeQuery, planSubscription } from './subscribe-request.js';
 import type { Transport, TransportContext } from './transport.js';
 
@@ -9,81 +9,112 @@ type Outcome = 'message' | 'gap' | 'timeout' | 'superseded' | 'shutdown';
 /**
  * `GET /pns/poll`: answers at once with what is retained after the client's
  * position, else holds the request until a message arrives or the hold
- * ends. Each held request is a one-shot hub subscription.
+ * ends. Each held request is a one-shot hub subscription. Served on
+ * node:http directly (a `RawRoutes` route): see docs/performance.md.
  */
 export const longPollTransport: Transport = {
   name: 'longpoll',
   register(context: TransportContext): void {
-    context.app.get('/pns/poll', (request, reply) => handlePoll(context, request, reply));
+    context.rawRoutes.get('/pns/poll', (exchange) => startPoll(context, exchange));
   },
 };
 
-async function handlePoll(context: TransportContext, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-  const { config, hub, metrics, renderer, clientPositions } = context;
-  const query = parseSubscribeQuery(request.query as Record<string, unknown>, config);
+async function startPoll(context: TransportContext, exchange: RawExchange): Promise<void> {
+  const query = parseSubscribeQuery(exchange.query, context.config);
   const plan = await planSubscription(query, context);
-  const raw = reply.raw;
-  if (raw.destroyed) return reply; // the client left while we authenticated
+  if (exchange.done) return; // the client left while we authenticated
   // A hold never outlives the token, so the next poll reports SESSION_EXPIRED promptly.
-  const holdMs =
-    plan.session.expiresAt === undefined ? query.holdMs : Math.min(query.holdMs, Math.max(0, plan.session.expiresAt - Date.now()));
-  let timer: NodeJS.Timeout | undefined;
-  let answeredCursor: string | undefined;
-
-  const answer = (body: string, cursor: string, outcome: Outcome): void => {
-    if (timer) clearTimeout(timer);
-    if (raw.destroyed || reply.sent) return;
-    answeredCursor = cursor;
-    metrics.polls.inc({ outcome });
-    if (outcome === 'shutdown') reply.header('connection', 'close');
-    reply.type('application/json; charset=utf-8').send(body);
-  };
-
-  const subscription = hub.open({
+  const expiresAt = plan.session.expiresAt;
+  const holdMs = expiresAt === undefined ? query.holdMs : Math.min(query.holdMs, Math.max(0, expiresAt - Date.now()));
+  const poll = new HeldPoll(context, exchange, holdMs, plan.clientKey);
+  poll.subscription = context.hub.open({
     sessionKey: plan.sessionKey,
     transport: longPollTransport.name,
     channels: plan.channels,
     positions: plan.positions,
     gap: plan.gap,
     oneShot: true,
-    sink: {
-      deliver(delivery: Delivery) {
-        const cursor = encodeCursor(delivery.positions);
-        answer(renderer.pollBody(delivery, cursor), cursor, delivery.entries.length > 0 ? 'message' : 'gap');
-      },
-      end(reason: EndReason, positions: ReadonlyMap<string, StreamPosition>) {
-        const cursor = encodeCursor(positions);
-        answer(renderer.emptyBody(cursor, reason === 'superseded'), cursor, reason);
-      },
-      fail(error: unknown) {
-        if (timer) clearTimeout(timer);
-        if (raw.destroyed || reply.sent) return;
-        metrics.polls.inc({ outcome: 'error' });
-        reply.send(error); // rendered by the error handler as a catalog error
-      },
-      waiting() {
-        timer = setTimeout(() => {
-          subscription.close();
-          const cursor = encodeCursor(subscription.positions);
-          answer(renderer.emptyBody(cursor), cursor, 'timeout');
-        }, holdMs);
-      },
-    },
+    sink: poll,
   });
+  exchange.response.on('close', () => poll.closed());
+}
 
-  raw.once('close', () => {
-    if (timer) clearTimeout(timer);
+/** Fires a hold's timer; a shared function, so a held poll carries no closure for it. */
+function expireHold(poll: HeldPoll): void {
+  poll.expire();
+}
+
+/** One held poll: the hub's sink for it, its hold timer, and what it answered. One object per poll. */
+class HeldPoll implements SubscriberSink {
+  subscription: Subscription | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private answeredCursor: string | undefined;
+
+  constructor(
+    private readonly context: TransportContext,
+    private readonly exchange: RawExchange,
+    private readonly holdMs: number,
+    /** Set for a cursorless client: where its position is remembered once the answer is out. */
+    private readonly clientKey: string | undefined,
+  ) {}
+
+  deliver(delivery: Delivery): void {
+    const cursor = encodeCursor(delivery.positions);
+    this.answer(this.context.renderer.pollBody(delivery, cursor), cursor, delivery.entries.length > 0 ? 'message' : 'gap');
+  }
+
+  end(reason: EndReason, positions: ReadonlyMap<string, StreamPosition>): void {
+    const cursor = encodeCursor(positions);
+    this.answer(this.context.renderer.emptyBody(cursor, reason === 'superseded'), cursor, reason);
+  }
+
+  fail(error: unknown): void {
+    this.stopTimer();
+    if (this.exchange.done) return;
+    this.context.metrics.polls.inc({ outcome: 'error' });
+    this.exchange.fail(error);
+  }
+
+  waiting(): void {
+    this.timer = setTimeout(expireHold, this.holdMs, this);
+  }
+
+  expire(): void {
+    this.timer = undefined;
+    const subscription = this.subscription as Subscription;
+    subscription.close();
+    const cursor = encodeCursor(subscription.positions);
+    this.answer(this.context.renderer.emptyBody(cursor), cursor, 'timeout');
+  }
+
+  /** The response closed: answered, or the client left while held. */
+  closed(): void {
+    this.stopTimer();
+    const subscription = this.subscription as Subscription;
     if (!subscription.closed) {
       subscription.close();
-      metrics.polls.inc({ outcome: 'aborted' });
+      this.context.metrics.polls.inc({ outcome: 'aborted' });
     }
     // A cursorless client's answer counts as received once it was written out whole.
-    if (plan.clientKey !== undefined && answeredCursor !== undefined && raw.writableFinished) {
-      clientPositions.set(plan.clientKey, answeredCursor).catch((error: unknown) => {
+    if (this.clientKey !== undefined && this.answeredCursor !== undefined && this.exchange.response.writableFinished) {
+      this.context.clientPositions.set(this.clientKey, this.answeredCursor).catch((error: unknown) => {
         // The client keeps polling; at worst its next poll repeats what this one delivered.
-        request.log.warn({ err: error }, 'client position not saved');
+        this.exchange.logger.warn({ err: error }, 'client position not saved');
       });
     }
-  });
-  return reply;
+  }
+
+  private answer(body: string, cursor: string, outcome: Outcome): void {
+    this.stopTimer();
+    if (this.exchange.done) return;
+    this.answeredCursor = cursor;
+    this.context.metrics.polls.inc({ outcome });
+    this.exchange.json(200, body, outcome === 'shutdown');
+  }
+
+  private stopTimer(): void {
+    if (this.timer === undefined) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
 }

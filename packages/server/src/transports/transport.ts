@@ -1,6 +1,6 @@
-import type { FastifyInstance } from 'fastify';
 import type { SessionResolver } from '../auth/session-resolver.js';
 import type { ServerConfig } from '../config/options.js';
+import type { RawRoutes } from '../http/raw-routes.js';
 import type { ClientPositionStore } from '../hub/client-positions.js';
 import type { Hub } from '../hub/hub.js';
 import type { PnsMetrics } from '../ops/metrics.js';
@@ -8,7 +8,8 @@ import type { MessageRenderer } from './render.js';
 
 /** What every transport shares: auth, the hub and positions, limits, rendering and metrics. */
 export interface TransportContext {
-  app: FastifyInstance;
+  /** Routes served on node:http directly: where requests are held open. */
+  rawRoutes: RawRoutes;
   config: ServerConfig;
   hub: Hub;
   sessions: SessionResolver;

@@ -1,0 +1,135 @@
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { parse as parseQueryString } from 'node:querystring';
+import type { PnsError } from '@pns/protocol';
+import type { Logger } from 'pino';
+import { toPnsError } from './errors.js';
+import { type AdmissionState, admissionRefusal, closesConnection, isUnexpected, redactUrl, requestLogLevel } from './request-rules.js';
+
+export type RawQuery = Record<string, string | string[] | undefined>;
+
+/** Serves one raw route's request; it answers through the exchange, now or later. */
+export type RawHandler = (exchange: RawExchange) => void | Promise<void>;
+
+export interface RawRoutesOptions extends AdmissionState {
+  logger: Logger;
+  /** Origins whose browsers may read the answers (CORS); empty: none. */
+  corsOrigins: readonly string[];
+}
+
+const jsonType = 'application/json; charset=utf-8';
+
+/**
+ * GET routes served by node:http directly, in front of the framework: the
+ * routes that hold requests open. A held poll is most of a push server's
+ * memory and work, and the framework's per-request objects (request, reply,
+ * child logger, hook promises) would cost more than the poll itself
+ * (docs/performance.md). Every other request goes to the framework; the
+ * rules both layers share live in `request-rules.ts`.
+ */
+export class RawRoutes {
+  private readonly handlers = new Map<string, RawHandler>();
+  readonly options: RawRoutesOptions;
+  private readonly allowAnyOrigin: boolean;
+
+  constructor(options: RawRoutesOptions) {
+    this.options = options;
+    this.allowAnyOrigin = options.corsOrigins.includes('*');
+  }
+
+  get(path: string, handler: RawHandler): void {
+    this.handlers.set(path, handler);
+  }
+
+  paths(): string[] {
+    return [...this.handlers.keys()];
+  }
+
+  /** Serves the request when it is a GET on a raw route; false leaves it to the framework. */
+  dispatch(request: IncomingMessage, response: ServerResponse): boolean {
+    if (request.method !== 'GET') return false;
+    const url = request.url ?? '';
+    const mark = url.indexOf('?');
+    const handler = this.handlers.get(mark === -1 ? url : url.slice(0, mark));
+    if (!handler) return false;
+    const exchange = new RawExchange(this, request, response, mark === -1 ? {} : parseQueryString(url.slice(mark + 1)));
+    const refusal = admissionRefusal(request, this.options);
+    if (refusal) {
+      exchange.fail(refusal);
+      return true;
+    }
+    try {
+      handler(exchange)?.catch((error: unknown) => exchange.fail(error));
+    } catch (error) {
+      exchange.fail(error);
+    }
+    return true;
+  }
+
+  /** The CORS headers of an answer to `origin`, as the framework's CORS plugin would write them. */
+  corsHeaders(origin: string | undefined, headers: OutgoingHttpHeaders): void {
+    if (this.options.corsOrigins.length === 0) return;
+    if (this.allowAnyOrigin) headers['access-control-allow-origin'] = '*';
+    else {
+      headers.vary = 'Origin';
+      if (origin !== undefined && this.options.corsOrigins.includes(origin)) headers['access-control-allow-origin'] = origin;
+    }
+    headers['access-control-expose-headers'] = 'Retry-After';
+  }
+}
+
+/** One request on a raw route: its query and the one way to answer it, once. */
+export class RawExchange {
+  readonly request: IncomingMessage;
+  readonly response: ServerResponse;
+  readonly query: RawQuery;
+  private readonly routes: RawRoutes;
+  private readonly startedAt = performance.now();
+
+  constructor(routes: RawRoutes, request: IncomingMessage, response: ServerResponse, query: RawQuery) {
+    this.routes = routes;
+    this.request = request;
+    this.response = response;
+    this.query = query;
+  }
+
+  get logger(): Logger {
+    return this.routes.options.logger;
+  }
+
+  /** True once the answer was written or the client left: nothing more can be sent. */
+  get done(): boolean {
+    return this.response.headersSent || this.response.destroyed;
+  }
+
+  /** Answers with a JSON body; `close` ends the connection after it. */
+  json(status: number, body: string, close = false, retryAfter?: number): void {
+    if (this.done) return;
+    const headers: OutgoingHttpHeaders = {
+      'content-type': jsonType,
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+    };
+    if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter);
+    if (close) headers.connection = 'close';
+    this.routes.corsHeaders(this.request.headers.origin, headers);
+    this.response.writeHead(status, headers);
+    this.response.end(body);
+    this.log(status);
+  }
+
+  /** Answers with the catalog error for `error`; an unexpected one is logged, never shown. */
+  fail(error: unknown): void {
+    const pnsError: PnsError = toPnsError(error);
+    if (isUnexpected(pnsError)) {
+      this.logger.error({ err: error, url: redactUrl(this.request.url ?? ''), code: pnsError.code }, 'request failed');
+    }
+    this.json(pnsError.status, JSON.stringify(pnsError.toBody()), closesConnection(pnsError), pnsError.retryAfter);
+  }
+
+  private log(status: number): void {
+    const level = requestLogLevel(status, true);
+    if (!this.logger.isLevelEnabled(level)) return; // most polls at the default level: build nothing
+    const ms = Math.round(performance.now() - this.startedAt);
+    this.logger[level]({ method: 'GET', url: redactUrl(this.request.url ?? ''), status, ms }, 'request');
+  }
+}
