@@ -13,6 +13,8 @@ export interface JwtSessionResolverOptions {
 
 const maxTokenLength = 8192;
 const maxTopics = 256;
+/** Shared by every session without topics (most of them): one empty set, not one per session. */
+const noTopics: ReadonlySet<string> = new Set<string>();
 
 /** Verifies HS256 session tokens: `sub` is the user, `exp` is required, `topics` optional. */
 export class JwtSessionResolver implements SessionResolver {
@@ -75,7 +77,7 @@ export class JwtSessionResolver implements SessionResolver {
     }
     return {
       userId: sub,
-      topics: new Set((topics as string[] | undefined) ?? []),
+      topics: topics === undefined || (topics as string[]).length === 0 ? noTopics : new Set(topics as string[]),
       // Held polls end when the token stops being accepted, not at `exp`: ending them at `exp`
       // would answer every poll at once during the tolerance, and clients would spin.
       expiresAt: typeof exp === 'number' ? (exp + this.clockTolerance) * 1000 : undefined,

@@ -24,7 +24,7 @@ export interface SubscriberSink {
 }
 
 export interface SubscriptionSpec {
-  /** Groups the subscriptions of one session token, for the per-session cap. */
+  /** Groups the subscriptions of one session token, for the per-session cap; never logged or stored. */
   sessionKey: string;
   transport: string;
   /** Channels in preference order: a message sent to several is labelled with the first. */

@@ -104,7 +104,9 @@ export interface SubscribePlan extends Pick<SubscriptionSpec, 'sessionKey' | 'ch
 export async function planSubscription(query: SubscribeQuery, context: TransportContext): Promise<SubscribePlan> {
   const session = await backend(() => context.sessions.resolve(query.sid));
   const channels = authorizeChannels(session, query.topics);
-  const sessionKey = digest(query.sid);
+  // The token itself groups its subscriptions: it stays in this process (the request holds it anyway),
+  // and hashing it on every poll cost more than the lookup. Stored keys (below) are digests.
+  const sessionKey = query.sid;
   const clientKey = query.cursor === undefined ? digest(`${query.sid}\n${query.comeFrom ?? ''}`) : undefined;
   let stored: string | 'expired' | undefined = query.cursor;
   if (clientKey !== undefined) stored = await backend(() => context.clientPositions.get(clientKey));
