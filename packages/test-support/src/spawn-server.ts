@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-/** The built `pns` CLI, as a user runs it. */
-export const cliPath = fileURLToPath(new URL('../../../server/dist/src/cli/main.js', import.meta.url));
+/** The `pns` command as shipped: the one-file bundle (`npm run build` makes it). */
+export const cliPath = fileURLToPath(new URL('../../../server/dist/pns.mjs', import.meta.url));
 
 export interface SpawnedServer {
   url: string;
