@@ -62,6 +62,8 @@ export interface TargetOptions {
   holdSeconds: number;
   /** Port to bind; the reconnect scenario restarts a target on the port it had. Undefined: any free port. */
   port?: number;
+  /** For a target that stops gracefully over a window (`drains`): that window, seconds. Undefined: its default. */
+  drainSeconds?: number;
 }
 
 /** The driver-side part of a target: starting it and publishing to it. */
@@ -73,6 +75,11 @@ export interface Target {
    * there is looked up in bench/dist/src/targets/.
    */
   readonly subscriberModule: string;
+  /**
+   * Its graceful stop spreads the reconnects of its clients over a window (pns's drain), which the
+   * reconnect scenario also runs at 0 s, the way the peers stop.
+   */
+  readonly drains?: boolean;
   start(options: TargetOptions): Promise<StartedServer>;
   /** Publishes one payload to a user; resolves when the target acknowledged it. */
   publishToUser(server: StartedServer, user: string, payload: BenchPayload): Promise<void>;

@@ -2,7 +2,7 @@ import { now, sleep } from '../clock.js';
 import { userOf } from '../loadgen-protocol.js';
 import { pump } from '../publish-pump.js';
 import type { Row, RunContext, Scenario } from '../results.js';
-import { deliveryProblems, errorSummary, errorsSince, Session } from './session.js';
+import { deliveryProblems, type ExtraStartOptions, errorSummary, errorsSince, Session } from './session.js';
 
 const settings = { quick: { n: 1000, timeoutMs: 30_000 }, full: { n: 10_000, timeoutMs: 60_000 } };
 const topic = 'all';
@@ -24,9 +24,25 @@ async function roundToEveryUser(session: Session, n: number, name: string): Prom
   return group;
 }
 
+/** The restarts a target is put through: one, plus a 0 s drain for a target whose stop drains over a window. */
+function variantsOf(context: RunContext, n: number): { label: string; options: ExtraStartOptions }[] {
+  if (!context.target.drains) return [{ label: `${n} clients`, options: {} }];
+  return [
+    { label: `${n} clients, default drain`, options: {} },
+    { label: `${n} clients, drain 0 s`, options: { drainSeconds: 0 } },
+  ];
+}
+
 async function run(context: RunContext): Promise<Row[]> {
-  const { n, timeoutMs } = context.quick ? settings.quick : settings.full;
-  const session = await Session.open(context, n);
+  const { n } = context.quick ? settings.quick : settings.full;
+  const rows: Row[] = [];
+  for (const variant of variantsOf(context, n)) rows.push(await restartRound(context, n, variant.label, variant.options));
+  return rows;
+}
+
+async function restartRound(context: RunContext, n: number, label: string, startOptions: ExtraStartOptions): Promise<Row> {
+  const { timeoutMs } = context.quick ? settings.quick : settings.full;
+  const session = await Session.open(context, n, startOptions);
   try {
     const subscribed = await session.subscribe(0, n, topic);
     if (subscribed.failed > 0) throw new Error(`${subscribed.failed} of ${n} subscribers failed: ${subscribed.failures.join('; ')}`);
@@ -77,25 +93,23 @@ async function run(context: RunContext): Promise<Row[]> {
     if (back < n) notes.push(`${n - back} clients not back within ${timeoutMs / 1000} s`);
     if (probeFailures.length > 0) notes.push(`probe publishes failed: ${probeFailures.join('; ')}`);
     const retries = errorSummary(errorsSince(stats0, stats1));
-    return [
-      {
-        label: `${n} clients`,
-        values: {
-          back,
-          stopMs,
-          startMs,
-          allBackMs: back === n ? lastBack - ready : null,
-          totalMs: back === n ? lastBack - t0 : null,
-          missed: probeStats.messages * n - probeStats.delivered,
-          loadCpuPct,
-          retries: retries.total,
-          lost: beforeStats.lost + afterStats.lost,
-          duplicated: beforeStats.duplicated + afterStats.duplicated + probeStats.duplicated,
-        },
-        failed: notes.length > 0,
-        notes: retries.total > 0 ? [...notes, `client retries: ${retries.text}`] : notes,
+    return {
+      label,
+      values: {
+        back,
+        stopMs,
+        startMs,
+        allBackMs: back === n ? lastBack - ready : null,
+        totalMs: back === n ? lastBack - t0 : null,
+        missed: probeStats.messages * n - probeStats.delivered,
+        loadCpuPct,
+        retries: retries.total,
+        lost: beforeStats.lost + afterStats.lost,
+        duplicated: beforeStats.duplicated + afterStats.duplicated + probeStats.duplicated,
       },
-    ];
+      failed: notes.length > 0,
+      notes: retries.total > 0 ? [...notes, `client retries: ${retries.text}`] : notes,
+    };
   } finally {
     await session.close();
   }
@@ -106,6 +120,7 @@ export const reconnectScenario: Scenario = {
   title: 'D. Reconnect storm',
   description:
     'N held clients (one per user, all on one topic) get one message each; the server is stopped (its own graceful stop) and started again on the same port. ' +
+    'pns, whose stop answers its held polls spread over a drain window (5 s by default) so that its clients do not all reconnect at once, is also run with a 0 s drain, the way the peers stop. ' +
     `From the moment it is ready a probe goes to the topic every ${probeEveryMs} ms: a client is back when it receives one. ` +
     '"all back" runs from ready to the last client back, "total" from the stop. Then one more message to each user. ' +
     'Both rounds must arrive exactly once; load-gen CPU covers the stop to the last client back; "missed" counts probes sent after the restart that a client never got (a target that keeps messages for returning clients misses none).',

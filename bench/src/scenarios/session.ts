@@ -2,7 +2,10 @@ import { now, sleep, waitFor } from '../clock.js';
 import { type GroupStats, Ledger } from '../ledger.js';
 import { LoadGenPool, type PoolStats, type SubscribeOutcome } from '../loadgen-pool.js';
 import type { RunContext } from '../results.js';
-import type { StartedServer } from '../target.js';
+import type { StartedServer, TargetOptions } from '../target.js';
+
+/** Start options a scenario may set beyond the pinning and hold every target gets. */
+export type ExtraStartOptions = Pick<TargetOptions, 'drainSeconds'>;
 
 /** Extra wait after the last owed delivery, so late duplicates are counted too. */
 const graceMs = 500;
@@ -19,12 +22,13 @@ export class Session {
     readonly context: RunContext,
     public server: StartedServer,
     private poolRef: LoadGenPool | undefined,
+    private readonly startOptions: ExtraStartOptions,
   ) {}
 
   /** Starts the target and load generators sized for `subscribers`. */
-  static async open(context: RunContext, subscribers: number): Promise<Session> {
-    const server = await context.target.start({ cpu: context.serverCpu, holdSeconds: context.holdSeconds });
-    const session = new Session(context, server, undefined);
+  static async open(context: RunContext, subscribers: number, startOptions: ExtraStartOptions = {}): Promise<Session> {
+    const server = await context.target.start({ ...startOptions, cpu: context.serverCpu, holdSeconds: context.holdSeconds });
+    const session = new Session(context, server, undefined, startOptions);
     try {
       session.poolRef = await LoadGenPool.start({
         target: context.target,
@@ -91,7 +95,12 @@ export class Session {
     const t0 = now();
     await this.server.stop();
     const t1 = now();
-    this.server = await this.context.target.start({ cpu: this.context.serverCpu, holdSeconds: this.context.holdSeconds, port });
+    this.server = await this.context.target.start({
+      ...this.startOptions,
+      cpu: this.context.serverCpu,
+      holdSeconds: this.context.holdSeconds,
+      port,
+    });
     if (Number(new URL(this.server.url).port) !== port) throw new Error(`${this.context.target.name} restarted on another port`);
     return { stopMs: t1 - t0, startMs: now() - t1 };
   }

@@ -121,6 +121,7 @@ async function start(options: TargetOptions): Promise<StartedServer> {
   for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('PNS_')) env[name] = value;
   Object.assign(env, { PNS_SECRET: pnsSecret, PNS_PUBLISH_KEY: pnsPublishKey });
   const args = ['serve', '--host', '127.0.0.1', '--port', String(port), '--hold-seconds', hold, '--max-hold-seconds', hold];
+  if (options.drainSeconds !== undefined) args.push('--drain-seconds', String(options.drainSeconds));
   const { command, args: argv } = pinnedCommand(options.cpu, [process.execPath, cliPath, ...args, '--log-level', 'warn']);
   const child = spawn(command, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const output = forwardOutput(child);
@@ -154,6 +155,7 @@ const message = (to: string, payload: BenchPayload): string => `{"to":"${to}","t
 export const pnsTarget: Target = {
   name: 'pns',
   subscriberModule: './targets/pns-subscriber.js',
+  drains: true,
   start,
   publishToUser: (server, user, payload) => pnsServer(server).publish(message(`user:${user}`, payload)),
   publishToTopic: (server, topic, payload) => pnsServer(server).publish(message(`topic:${topic}`, payload)),
