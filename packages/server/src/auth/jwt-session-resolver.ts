@@ -46,7 +46,8 @@ export class JwtSessionResolver implements SessionResolver {
       throw new PnsError('SESSION_EXPIRED');
     }
     const session = await this.verify(sid);
-    this.verified.set(sid, session);
+    // A flat copy: `sid` is a slice of its request's URL, which the cache would otherwise keep alive.
+    this.verified.set(Buffer.from(sid, 'latin1').toString('latin1'), session);
     if (this.verified.size > this.cacheSize) this.verified.delete(this.verified.keys().next().value as string);
     return session;
   }
