@@ -21,3 +21,16 @@ export async function waitFor(done: () => boolean, timeoutMs: number, stepMs = 2
   }
   return true;
 }
+
+/** Rejects with "<what> timed out" when `promise` has not settled within `ms`. */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${(ms / 1000).toFixed(0)} s`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -9,7 +9,8 @@ import type { Target } from './target.js';
 export const maxPerWorker = 15_000;
 
 export interface PoolOptions {
-  target: Target;
+  /** Only its subscriber module is used (the floors tool passes one that is not a registered target's). */
+  target: Pick<Target, 'subscriberModule'>;
   serverUrl: string;
   holdSeconds: number;
   /** Subscribers the scenario will open at most: decides how many processes. */

@@ -4,14 +4,13 @@
  * to CPU 1; prints each scenario's table and writes results.json and
  * results.md. See bench/README.md.
  */
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { CliError, parseCli, usage } from './cli.js';
 import { now } from './clock.js';
-import { allowedCpus, ProcessMeter } from './measure.js';
-import { type BenchReport, type Machine, scenarioTable, writeReport } from './report.js';
+import { machine, pinSelf, stamp } from './host.js';
+import { ProcessMeter } from './measure.js';
+import { type BenchReport, scenarioTable, writeReport } from './report.js';
 import type { ScenarioRun } from './results.js';
 import { scenarios } from './scenarios/index.js';
 import { targets } from './targets/index.js';
@@ -23,29 +22,6 @@ const holdSeconds = 3600;
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
-}
-
-function stamp(date: Date): string {
-  const two = (n: number): string => String(n).padStart(2, '0');
-  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}-${two(date.getHours())}${two(date.getMinutes())}`;
-}
-
-/** Pins this process (every thread) to the load core, as the load generators are. */
-function pinSelf(cpu: number): void {
-  spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(process.pid)], { stdio: 'ignore' });
-  const cpus = allowedCpus('self');
-  if (cpus !== String(cpu)) log(`warning: the driver runs on CPUs ${cpus}, not ${cpu} (is taskset installed?)`);
-}
-
-function machine(): Machine {
-  const limits = readFileSync('/proc/self/limits', 'utf8');
-  return {
-    cpu: os.cpus()[0]?.model ?? 'unknown CPU',
-    cores: os.cpus().length,
-    kernel: os.release(),
-    node: process.version,
-    openFileLimit: /^Max open files\s+(\S+)/m.exec(limits)?.[1] ?? 'unknown',
-  };
 }
 
 async function main(args: string[]): Promise<number> {
@@ -67,7 +43,7 @@ async function main(args: string[]): Promise<number> {
   const chosenScenarios = scenarios.filter((scenario) => !options.scenarios || options.scenarios.includes(scenario.id));
   const startedAt = new Date();
   const outDir = options.out ?? fileURLToPath(new URL(`../../results/${stamp(startedAt)}/`, import.meta.url));
-  pinSelf(loadCpu);
+  pinSelf(loadCpu, log);
   const t0 = now();
   const meter = new ProcessMeter();
   const report: BenchReport = {

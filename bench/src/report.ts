@@ -95,6 +95,11 @@ export function scenarioTable(scenario: Scenario, runs: ScenarioRun[]): string {
   );
 }
 
+/** `Machine: <cpu>, <n> cores, Linux …, Node …, open files ….`: the line every report heads its figures with. */
+export function machineLine(machine: Machine): string {
+  return `Machine: ${machine.cpu}, ${machine.cores} cores, Linux ${machine.kernel}, Node ${machine.node}, open files ${machine.openFileLimit}.`;
+}
+
 export function markdownReport(report: BenchReport, scenarios: Scenario[], plots: Plot[] = []): string {
   const { machine } = report;
   const head = [
@@ -103,8 +108,7 @@ export function markdownReport(report: BenchReport, scenarios: Scenario[], plots
     `${report.options.quick ? 'Quick run' : 'Full run'} of ${report.options.targets.join(', ')}; scenarios ${report.options.scenarios.join(', ')}; ` +
       `took ${(report.durationMs / 60_000).toFixed(1)} min.`,
     '',
-    `Machine: ${machine.cpu}, ${machine.cores} cores, Linux ${machine.kernel}, Node ${machine.node}, open files ${machine.openFileLimit}. ` +
-      'Each server is pinned to CPU 0, the driver and load generators to CPU 1.',
+    `${machineLine(machine)} Each server is pinned to CPU 0, the driver and load generators to CPU 1.`,
     '',
     ...(plots.length ? [`Plots: ${plots.map((plot) => `[${plot.title}](${plot.file})`).join(', ')}.`, ''] : []),
   ];
