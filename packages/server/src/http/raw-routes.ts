@@ -7,8 +7,11 @@ import { type AdmissionState, admissionRefusal, closesConnection, isUnexpected, 
 
 export type RawQuery = Record<string, string | string[] | undefined>;
 
-/** Serves one raw route's request; it answers through the exchange, now or later. */
-export type RawHandler = (exchange: RawExchange) => void | Promise<void>;
+/**
+ * Serves one raw route's request; it answers through the exchange, now or later. The query is an
+ * argument, not kept on the exchange: a held request should keep only what answering it needs.
+ */
+export type RawHandler = (exchange: RawExchange, query: RawQuery) => void | Promise<void>;
 
 export interface RawRoutesOptions extends AdmissionState {
   logger: Logger;
@@ -51,14 +54,14 @@ export class RawRoutes {
     const mark = url.indexOf('?');
     const handler = this.handlers.get(mark === -1 ? url : url.slice(0, mark));
     if (!handler) return false;
-    const exchange = new RawExchange(this, request, response, mark === -1 ? {} : parseQueryString(url.slice(mark + 1)));
+    const exchange = new RawExchange(this, request, response);
     const refusal = admissionRefusal(request, this.options);
     if (refusal) {
       exchange.fail(refusal);
       return true;
     }
     try {
-      handler(exchange)?.catch((error: unknown) => exchange.fail(error));
+      handler(exchange, mark === -1 ? {} : parseQueryString(url.slice(mark + 1)))?.catch((error: unknown) => exchange.fail(error));
     } catch (error) {
       exchange.fail(error);
     }
@@ -77,19 +80,17 @@ export class RawRoutes {
   }
 }
 
-/** One request on a raw route: its query and the one way to answer it, once. */
+/** One request on a raw route and the one way to answer it, once. */
 export class RawExchange {
   readonly request: IncomingMessage;
   readonly response: ServerResponse;
-  readonly query: RawQuery;
   private readonly routes: RawRoutes;
   private readonly startedAt = performance.now();
 
-  constructor(routes: RawRoutes, request: IncomingMessage, response: ServerResponse, query: RawQuery) {
+  constructor(routes: RawRoutes, request: IncomingMessage, response: ServerResponse) {
     this.routes = routes;
     this.request = request;
     this.response = response;
-    this.query = query;
   }
 
   get logger(): Logger {

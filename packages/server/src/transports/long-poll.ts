@@ -1,5 +1,5 @@
 import { encodeCursor, type StreamPosition } from '@pns/protocol';
-import type { RawExchange } from '../http/raw-routes.js';
+import type { RawExchange, RawQuery } from '../http/raw-routes.js';
 import type { Delivery, EndReason, SubscriberSink, Subscription } from '../hub/subscription.js';
 import { parseSubscribeQuery, planSubscription } from './subscribe-request.js';
 import type { Transport, TransportContext } from './transport.js';
@@ -15,12 +15,12 @@ type Outcome = 'message' | 'gap' | 'timeout' | 'superseded' | 'shutdown';
 export const longPollTransport: Transport = {
   name: 'longpoll',
   register(context: TransportContext): void {
-    context.rawRoutes.get('/pns/poll', (exchange) => startPoll(context, exchange));
+    context.rawRoutes.get('/pns/poll', (exchange, query) => startPoll(context, exchange, query));
   },
 };
 
-async function startPoll(context: TransportContext, exchange: RawExchange): Promise<void> {
-  const query = parseSubscribeQuery(exchange.query, context.config);
+async function startPoll(context: TransportContext, exchange: RawExchange, rawQuery: RawQuery): Promise<void> {
+  const query = parseSubscribeQuery(rawQuery, context.config);
   const plan = await planSubscription(query, context);
   if (exchange.done) return; // the client left while we authenticated
   // A hold never outlives the token, so the next poll reports SESSION_EXPIRED promptly.
