@@ -16,6 +16,16 @@
  * instead, where the next poll simply waits in the agent's queue.)
  * maxFreeSockets is raised from 256 so that idle pooled connections are not
  * closed after a burst (the servers close idle keep-alive connections anyway).
+ *
+ * Requests it serves report `reusedSocket` false, as they do with socket.io-client's
+ * default (`agent: false`, a new connection per request). xmlhttprequest-ssl 2.1
+ * (socket.io-client's Node XMLHttpRequest) answers ECONNRESET on a reused socket by
+ * re-creating the request and never ending it: nothing is sent and the XHR waits
+ * for ever. When a server stops, every held poll on a kept-alive connection fails
+ * that way ("socket hang up"); if the retry then connects to the restarted server,
+ * the client never learns that its session is gone (scenario D) until its heartbeat
+ * runs out. With the flag off the error reaches engine.io-client, which reconnects.
+ * (Node.js itself does not read the flag; the faye client does not either.)
  */
 import http from 'node:http';
 
@@ -32,6 +42,17 @@ const addRequest = (http.Agent.prototype as unknown as { addRequest: AddRequest 
 Object.defineProperty(ReuseAgent.prototype, 'addRequest', {
   value(this: http.Agent, request: http.ClientRequest, ...rest: unknown[]) {
     setImmediate(() => addRequest.call(this, request, ...rest));
+  },
+});
+
+type ReuseSocket = (this: http.Agent, socket: unknown, request: http.ClientRequest) => void;
+
+const reuseSocket = (http.Agent.prototype as unknown as { reuseSocket: ReuseSocket }).reuseSocket;
+
+Object.defineProperty(ReuseAgent.prototype, 'reuseSocket', {
+  value(this: http.Agent, socket: unknown, request: http.ClientRequest) {
+    reuseSocket.call(this, socket, request);
+    request.reusedSocket = false;
   },
 });
 

@@ -13,7 +13,10 @@
  * ReuseAgents (AgentPool): a subscriber's polls reuse one connection, and its
  * short POSTs (join, pong, close) borrow idle pooled ones, so a subscriber
  * holds one connection rather than two (one per subscriber would not fit
- * 15,000 subscribers in one process's 20,000 descriptors).
+ * 15,000 subscribers in one process's 20,000 descriptors). A ReuseAgent also
+ * keeps a poll cut by a stopping server from hanging in xmlhttprequest-ssl's
+ * retry on reused sockets (see reuse-agent.ts): the client sees the error and
+ * reconnects, as with the default agent.
  */
 import { io, type Socket } from 'socket.io-client';
 import { AgentPool } from '../peers-servers/reuse-agent.js';
