@@ -6,6 +6,20 @@ export interface Delivery {
   entries: BrokerEntry[];
   positions: ReadonlyMap<string, StreamPosition>;
   gap: boolean;
+  /** Set when there are several entries: what it takes to tell where the subscriber stands after each one. */
+  steps?: DeliverySteps;
+}
+
+/**
+ * The positions between the entries of one delivery, for transports that
+ * give each message its own resume point (an SSE event id). See
+ * `forEachPositions` in delivery-positions.ts.
+ */
+export interface DeliverySteps {
+  /** Where each channel stands before the first entry, for the channels that any entry moves; the others stand at `positions`. */
+  base: ReadonlyMap<string, StreamPosition>;
+  /** Per entry, the channel positions it moves: its own, and those of its copies on other channels. */
+  moves: (readonly [string, StreamPosition])[][];
 }
 
 /** Why the hub ended a subscription before the transport did. */
@@ -178,11 +192,14 @@ export class Subscription {
     const taken = new Map<string, StreamPosition>();
     const ids = new Set<string>();
     const entries: BrokerEntry[] = [];
+    // Copies of one message share its order, so they follow the copy that is delivered.
+    const moves: [string, StreamPosition][][] = [];
     let cut = merged.length;
     for (let i = 0; i < merged.length; i++) {
       const entry = merged[i] as BrokerEntry;
       if (ids.has(entry.message.id)) {
         taken.set(entry.channel, entry.position);
+        moves[moves.length - 1]?.push([entry.channel, entry.position]);
         continue;
       }
       if (entries.length === pageLimit) {
@@ -192,6 +209,14 @@ export class Subscription {
       ids.add(entry.message.id);
       entries.push(entry);
       taken.set(entry.channel, entry.position);
+      moves.push([[entry.channel, entry.position]]);
+    }
+    // Where the moved channels stood before this page: where the broker effectively read them from.
+    const base = entries.length < 2 ? undefined : new Map<string, StreamPosition>();
+    if (base) {
+      channels.forEach((channel, index) => {
+        if (taken.has(channel)) base.set(channel, (reads[index] as ReadResult).from);
+      });
     }
     const leftOver = new Set<string>();
     for (let i = cut; i < merged.length; i++) leftOver.add((merged[i] as BrokerEntry).channel);
@@ -203,6 +228,7 @@ export class Subscription {
       this.positionMap.set(channel, complete ? read.to : (taken.get(channel) ?? read.from));
     });
     if (entries.length === 0 && !gap) return { delivery: undefined, more };
-    return { delivery: { entries, positions: this.positionMap, gap }, more };
+    if (!base) return { delivery: { entries, positions: this.positionMap, gap }, more };
+    return { delivery: { entries, positions: this.positionMap, gap, steps: { base, moves } }, more };
   }
 }
