@@ -16,6 +16,7 @@ import { PnsMetrics } from './ops/metrics.js';
 import { registerOpsRoutes } from './ops/ops-routes.js';
 import { longPollTransport } from './transports/long-poll.js';
 import { MessageRenderer } from './transports/render.js';
+import { createSseTransport } from './transports/sse.js';
 import type { Transport } from './transports/transport.js';
 
 export interface PnsServerParts {
@@ -89,7 +90,8 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
     startedAt: Date.now(),
   };
   // Transports add their raw routes before the app is made: its 405 answers list them.
-  for (const transport of parts.transports ?? [longPollTransport]) transport.register(context);
+  const transports = parts.transports ?? [longPollTransport, createSseTransport()];
+  for (const transport of transports) transport.register(context);
   const app = await createApp({ config, logger, isDraining, openConnections: () => openConnections, rawRoutes });
   app.server.on('connection', (socket) => {
     openConnections++;
@@ -134,6 +136,7 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
         const grace = setTimeout(() => app.server.closeAllConnections(), 1000);
         await app.close();
         clearTimeout(grace);
+        for (const transport of transports) transport.close?.();
         await broker.close();
       })();
       return shutdownPromise;

@@ -100,6 +100,13 @@ export const optionTable = {
     default: '5',
     help: 'Window over which held polls are answered on shutdown',
   },
+  sseHeartbeatSeconds: {
+    env: 'PNS_SSE_HEARTBEAT_SECONDS',
+    flag: 'sse-heartbeat-seconds',
+    schema: seconds,
+    default: '15',
+    help: 'Comment sent on every SSE stream this often, so proxies keep it open',
+  },
   clientPositions: {
     env: 'PNS_CLIENT_POSITIONS',
     flag: 'client-positions',

@@ -118,6 +118,19 @@ export class RawExchange {
     this.log(status);
   }
 
+  /**
+   * Starts a streamed answer (Server-Sent Events): the headers now, the body
+   * as the caller writes it to `response`. Proxies are asked not to buffer it.
+   */
+  stream(status: number, contentType: string): void {
+    if (this.done) return;
+    const headers: OutgoingHttpHeaders = { 'content-type': contentType, 'cache-control': 'no-store', 'x-accel-buffering': 'no' };
+    this.routes.corsHeaders(this.request.headers.origin, headers);
+    this.response.writeHead(status, headers);
+    this.response.flushHeaders();
+    this.log(status);
+  }
+
   /** Answers with the catalog error for `error`; an unexpected one is logged, never shown. */
   fail(error: unknown): void {
     const pnsError: PnsError = toPnsError(error);

@@ -100,14 +100,21 @@ export interface SubscribePlan extends Pick<SubscriptionSpec, 'sessionKey' | 'ch
 /**
  * Authenticates, authorizes the channels and finds where to start: from the
  * cursor; else from where this `sid`+`comeFrom` last stood; else at "now".
+ * A transport whose clients always resume by cursor (SSE's Last-Event-ID)
+ * passes `rememberCursorless: false`: without a cursor it starts at "now".
  */
-export async function planSubscription(query: SubscribeQuery, context: TransportContext): Promise<SubscribePlan> {
+export async function planSubscription(
+  query: SubscribeQuery,
+  context: TransportContext,
+  options: { rememberCursorless?: boolean } = {},
+): Promise<SubscribePlan> {
   const session = await backend(() => context.sessions.resolve(query.sid));
   const channels = authorizeChannels(session, query.topics);
   // The token itself groups its subscriptions: it stays in this process (the request holds it anyway),
   // and hashing it on every poll cost more than the lookup. Stored keys (below) are digests.
   const sessionKey = query.sid;
-  const clientKey = query.cursor === undefined ? digest(`${query.sid}\n${query.comeFrom ?? ''}`) : undefined;
+  const remember = query.cursor === undefined && options.rememberCursorless !== false;
+  const clientKey = remember ? digest(`${query.sid}\n${query.comeFrom ?? ''}`) : undefined;
   let stored: string | 'expired' | undefined = query.cursor;
   if (clientKey !== undefined) stored = await backend(() => context.clientPositions.get(clientKey));
   let known: ReadonlyMap<string, StreamPosition> | undefined;

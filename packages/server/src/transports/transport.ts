@@ -21,11 +21,13 @@ export interface TransportContext {
 }
 
 /**
- * A way for clients to receive messages (long polling now; SSE and WebSocket
- * later). Each registers its routes and opens hub subscriptions with a sink
+ * A way for clients to receive messages (long polling, Server-Sent Events;
+ * WebSocket later). Each registers its routes and opens hub subscriptions with a sink
  * that writes to its clients; it owns nothing else.
  */
 export interface Transport {
   readonly name: string;
   register(context: TransportContext): void;
+  /** Stops what the transport runs beside its subscriptions (a shared heartbeat timer). */
+  close?(): void;
 }

@@ -1,0 +1,146 @@
+import { encodeCursor, errorCatalog, type StreamPosition } from '@pns/protocol';
+import type { RawExchange, RawQuery } from '../http/raw-routes.js';
+import { forEachPositions } from '../hub/delivery-positions.js';
+import type { Delivery, EndReason, SubscriberSink, Subscription } from '../hub/subscription.js';
+import { parseSubscribeQuery, planSubscription } from './subscribe-request.js';
+import type { Transport, TransportContext } from './transport.js';
+
+/** A stream whose unsent output passes this is closed; its client resumes from its last event id. */
+export const sseMaxBufferedBytes = 1 << 20;
+/** Longest `Last-Event-ID` taken as a cursor (a cursor of 32 channels is far shorter). */
+const maxLastEventIdLength = 4096;
+
+/**
+ * `GET /pns/sse`: Server-Sent Events. The same query as `/pns/poll`; each
+ * message is an event whose `id:` is the cursor after it and whose `data:` is
+ * the message JSON, so a browser's EventSource resumes exactly where it
+ * stopped (`Last-Event-ID`). JSON never holds a raw CR or LF, so user data
+ * cannot break an event apart. See docs/protocol.md.
+ */
+export function createSseTransport(): Transport {
+  const streams = new Set<EventStream>();
+  let heartbeat: NodeJS.Timeout | undefined;
+  return {
+    name: 'sse',
+    register(context: TransportContext): void {
+      context.rawRoutes.get('/pns/sse', (exchange, query) => openStream(context, exchange, query, streams));
+      const everyMs = context.config.sseHeartbeatSeconds * 1000;
+      if (everyMs > 0 && !heartbeat) {
+        // One timer for every stream, not one per connection.
+        heartbeat = setInterval(() => {
+          for (const stream of streams) stream.write(': keep-alive\n\n');
+        }, everyMs);
+        heartbeat.unref();
+      }
+    },
+    close(): void {
+      if (heartbeat) clearInterval(heartbeat);
+      heartbeat = undefined;
+    },
+  };
+}
+
+async function openStream(context: TransportContext, exchange: RawExchange, rawQuery: RawQuery, streams: Set<EventStream>): Promise<void> {
+  const query = parseSubscribeQuery(rawQuery, context.config);
+  const lastEventId = exchange.request.headers['last-event-id'];
+  // EventSource sends the id of the last event it saw when it reconnects; the URL still has the first cursor.
+  if (typeof lastEventId === 'string' && lastEventId !== '' && lastEventId.length <= maxLastEventIdLength) query.cursor = lastEventId;
+  const plan = await planSubscription(query, context, { rememberCursorless: false });
+  if (exchange.done) return;
+  const stream = new EventStream(context, exchange, streams);
+  const expiresAt = plan.session.expiresAt;
+  stream.subscription = context.hub.open({
+    sessionKey: plan.sessionKey,
+    transport: 'sse',
+    channels: plan.channels,
+    positions: plan.positions,
+    gap: plan.gap,
+    oneShot: false,
+    sink: stream,
+  });
+  if (expiresAt !== undefined && !stream.finished) stream.expireAt(expiresAt);
+}
+
+/** One open event stream: the hub's sink for it. */
+class EventStream implements SubscriberSink {
+  subscription: Subscription | undefined;
+  finished = false;
+  private expiry: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly context: TransportContext,
+    private readonly exchange: RawExchange,
+    private readonly streams: Set<EventStream>,
+  ) {
+    exchange.stream(200, 'text/event-stream; charset=utf-8');
+    streams.add(this);
+    exchange.response.on('close', () => this.closed());
+  }
+
+  deliver(delivery: Delivery): void {
+    const { renderer } = this.context;
+    let out = '';
+    if (delivery.gap) out += `event: gap\ndata: {"gap":true}\n\n`;
+    forEachPositions(delivery, (index, positions) => {
+      const entry = delivery.entries[index];
+      if (entry) out += `id: ${encodeCursor(positions)}\ndata: ${renderer.messageJson(entry)}\n\n`;
+    });
+    if (delivery.entries.length === 0) out += `id: ${encodeCursor(delivery.positions)}\n\n`;
+    this.write(out);
+  }
+
+  end(reason: EndReason, positions: ReadonlyMap<string, StreamPosition>): void {
+    // After a shutdown, browsers come back spread over a few seconds rather than all at once.
+    const retry = reason === 'shutdown' ? `retry: ${1000 + Math.floor(Math.random() * 4000)}\n` : '';
+    this.finish(`id: ${encodeCursor(positions)}\n${retry}event: end\ndata: {"reason":"${reason}"}\n\n`);
+  }
+
+  fail(error: unknown): void {
+    this.exchange.logger.warn({ err: error }, 'sse stream failed');
+    const { message } = errorCatalog.BACKEND_UNAVAILABLE;
+    this.finish(`event: end\ndata: ${JSON.stringify({ reason: 'error', errorCode: 'BACKEND_UNAVAILABLE', message })}\n\n`);
+  }
+
+  /** Everything retained was sent: the current position becomes the last event id, so a reconnect misses nothing. */
+  waiting(): void {
+    const subscription = this.subscription as Subscription;
+    this.write(`id: ${encodeCursor(subscription.positions)}\n\n`);
+  }
+
+  /** Ends the stream when the session's token stops being accepted. */
+  expireAt(expiresAt: number): void {
+    this.expiry = setTimeout(
+      () => {
+        this.subscription?.close();
+        const { message } = errorCatalog.SESSION_EXPIRED;
+        this.finish(`event: end\ndata: ${JSON.stringify({ reason: 'expired', errorCode: 'SESSION_EXPIRED', message })}\n\n`);
+      },
+      Math.max(0, expiresAt - Date.now()),
+    );
+  }
+
+  write(text: string): void {
+    if (this.finished) return;
+    const response = this.exchange.response;
+    response.write(text);
+    // A client that does not read: close it rather than buffer without bound; it resumes from its last id.
+    if (response.writableLength > sseMaxBufferedBytes) {
+      this.subscription?.close();
+      response.destroy();
+    }
+  }
+
+  private finish(text: string): void {
+    if (this.finished) return;
+    this.write(text);
+    this.finished = true;
+    this.exchange.response.end();
+  }
+
+  private closed(): void {
+    this.finished = true;
+    this.streams.delete(this);
+    if (this.expiry) clearTimeout(this.expiry);
+    this.subscription?.close();
+  }
+}
