@@ -18,6 +18,7 @@ import { longPollTransport } from './transports/long-poll.js';
 import { MessageRenderer } from './transports/render.js';
 import { createSseTransport } from './transports/sse.js';
 import type { Transport } from './transports/transport.js';
+import { createWebSocketTransport } from './transports/websocket.js';
 
 export interface PnsServerParts {
   logger?: Logger;
@@ -90,7 +91,7 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
     startedAt: Date.now(),
   };
   // Transports add their raw routes before the app is made: its 405 answers list them.
-  const transports = parts.transports ?? [longPollTransport, createSseTransport()];
+  const transports = parts.transports ?? [longPollTransport, createSseTransport(), createWebSocketTransport()];
   for (const transport of transports) transport.register(context);
   const app = await createApp({ config, logger, isDraining, openConnections: () => openConnections, rawRoutes });
   app.server.on('connection', (socket) => {

@@ -107,6 +107,13 @@ export const optionTable = {
     default: '15',
     help: 'Comment sent on every SSE stream this often, so proxies keep it open',
   },
+  wsPingSeconds: {
+    env: 'PNS_WS_PING_SECONDS',
+    flag: 'ws-ping-seconds',
+    schema: seconds,
+    default: '25',
+    help: 'WebSocket ping interval; a peer that misses a pong by the next one is closed',
+  },
   clientPositions: {
     env: 'PNS_CLIENT_POSITIONS',
     flag: 'client-positions',

@@ -66,6 +66,8 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
       // a held poll waits for its answer.
       server.requestTimeout = 30_000;
       server.headersTimeout = 30_000;
+      // Upgrades (WebSocket) never reach a framework: node:http hands them to this event.
+      server.on('upgrade', (request, socket, head) => rawRoutes.dispatchUpgrade(request, socket, head));
       return server;
     },
     return503OnClosing: false,

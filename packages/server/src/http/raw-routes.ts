@@ -1,6 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { parse as parseQueryString } from 'node:querystring';
-import type { PnsError } from '@pns/protocol';
+import type { Duplex } from 'node:stream';
+import { PnsError } from '@pns/protocol';
 import type { Logger } from 'pino';
 import { toPnsError } from './errors.js';
 import { type AdmissionState, admissionRefusal, closesConnection, isUnexpected, redactUrl, requestLogLevel } from './request-rules.js';
@@ -12,6 +13,12 @@ export type RawQuery = Record<string, string | string[] | undefined>;
  * argument, not kept on the exchange: a held request should keep only what answering it needs.
  */
 export type RawHandler = (exchange: RawExchange, query: RawQuery) => void | Promise<void>;
+
+/**
+ * Serves an HTTP upgrade (WebSocket) on a raw route. It takes the socket over;
+ * a failure it throws or rejects with is answered as a catalog error.
+ */
+export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer, query: RawQuery) => void | Promise<void>;
 
 export interface RawRoutesOptions extends AdmissionState {
   logger: Logger;
@@ -31,6 +38,7 @@ const jsonType = 'application/json; charset=utf-8';
  */
 export class RawRoutes {
   private readonly handlers = new Map<string, RawHandler>();
+  private readonly upgrades = new Map<string, UpgradeHandler>();
   readonly options: RawRoutesOptions;
   private readonly allowAnyOrigin: boolean;
 
@@ -43,8 +51,58 @@ export class RawRoutes {
     this.handlers.set(path, handler);
   }
 
+  /** Registers the handler of upgrade requests (WebSocket) on `path`. */
+  upgrade(path: string, handler: UpgradeHandler): void {
+    this.upgrades.set(path, handler);
+  }
+
   paths(): string[] {
-    return [...this.handlers.keys()];
+    return [...new Set([...this.handlers.keys(), ...this.upgrades.keys()])];
+  }
+
+  /**
+   * Serves an upgrade request (node:http's `upgrade` event, which no framework
+   * sees): the same admission rules, then the path's handler; anything else
+   * gets a catalog error written on the socket, which is then closed.
+   */
+  dispatchUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = request.url ?? '';
+    const mark = url.indexOf('?');
+    const handler = this.upgrades.get(mark === -1 ? url : url.slice(0, mark));
+    const fail = (error: unknown): void => this.failUpgrade(request, socket, error);
+    const refusal = handler ? admissionRefusal(request, this.options) : new PnsError('NOT_FOUND');
+    if (refusal || !handler) {
+      fail(refusal);
+      return;
+    }
+    try {
+      handler(request, socket, head, mark === -1 ? {} : parseQueryString(url.slice(mark + 1)))?.catch(fail);
+    } catch (error) {
+      fail(error);
+    }
+  }
+
+  /** Writes the catalog error for `error` as a plain HTTP answer on an upgrade's socket, and closes it. */
+  failUpgrade(request: IncomingMessage, socket: Duplex, error: unknown): void {
+    const pnsError = toPnsError(error);
+    if (isUnexpected(pnsError)) {
+      this.options.logger.error({ err: error, url: redactUrl(request.url ?? ''), code: pnsError.code }, 'upgrade failed');
+    }
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const body = JSON.stringify(pnsError.toBody());
+    const headers: OutgoingHttpHeaders = { 'cache-control': 'no-store' };
+    if (pnsError.retryAfter !== undefined) headers['retry-after'] = String(pnsError.retryAfter);
+    this.corsHeaders(request.headers.origin, headers);
+    const extra = Object.entries(headers)
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join('');
+    socket.end(
+      `HTTP/1.1 ${pnsError.status} ${pnsError.code}\r\n` +
+        `Content-Type: ${jsonType}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`,
+    );
   }
 
   /** Serves the request when it is a GET on a raw route; false leaves it to the framework. */

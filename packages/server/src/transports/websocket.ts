@@ -1,0 +1,172 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { encodeCursor, type StreamPosition } from '@pns/protocol';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { RawQuery } from '../http/raw-routes.js';
+import type { Delivery, EndReason, SubscriberSink, Subscription } from '../hub/subscription.js';
+import { parseSubscribeQuery, planSubscription } from './subscribe-request.js';
+import type { Transport, TransportContext } from './transport.js';
+
+/** Close codes pns uses besides the standard ones (docs/protocol.md section 13). */
+export const wsCloseCodes = {
+  /** The server is shutting down (standard "going away"). */
+  shutdown: 1001,
+  /** More connections for the session than its cap: this, the oldest, was closed. */
+  superseded: 4000,
+  /** The session's token stopped being accepted. */
+  expired: 4001,
+  /** The message store failed. */
+  error: 4002,
+  /** The client did not read: more than `wsMaxBufferedBytes` waited unsent. */
+  slowConsumer: 4008,
+} as const;
+
+/** A connection whose unsent frames pass this is closed (`slowConsumer`); its client resumes from its cursor. */
+export const wsMaxBufferedBytes = 1 << 20;
+/** Clients send nothing pns reads; a larger frame closes the connection (1009). */
+const maxClientFrameBytes = 1024;
+
+/**
+ * `GET /pns/ws`: WebSocket. The same query, auth and positions as
+ * `/pns/poll`; every server frame is a poll answer, `{"c","msg","cursor"}`
+ * (with `gap` when set), so a client resumes by reconnecting with the last
+ * cursor. One timer pings every connection and closes those that did not
+ * answer the previous ping.
+ */
+export function createWebSocketTransport(): Transport {
+  const sockets = new Set<SocketSubscriber>();
+  const server = new WebSocketServer({ noServer: true, maxPayload: maxClientFrameBytes, perMessageDeflate: false });
+  let pinger: NodeJS.Timeout | undefined;
+  return {
+    name: 'websocket',
+    register(context: TransportContext): void {
+      context.rawRoutes.upgrade('/pns/ws', (request, socket, head, query) =>
+        upgrade(context, server, sockets, request, socket, head, query),
+      );
+      const everyMs = context.config.wsPingSeconds * 1000;
+      if (everyMs > 0 && !pinger) {
+        pinger = setInterval(() => {
+          for (const subscriber of sockets) subscriber.ping();
+        }, everyMs);
+        pinger.unref();
+      }
+    },
+    close(): void {
+      if (pinger) clearInterval(pinger);
+      pinger = undefined;
+      for (const subscriber of sockets) subscriber.socket.terminate();
+      server.close();
+    },
+  };
+}
+
+async function upgrade(
+  context: TransportContext,
+  server: WebSocketServer,
+  sockets: Set<SocketSubscriber>,
+  request: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  rawQuery: RawQuery,
+): Promise<void> {
+  const query = parseSubscribeQuery(rawQuery, context.config);
+  const plan = await planSubscription(query, context, { rememberCursorless: false });
+  if (socket.destroyed) return;
+  server.handleUpgrade(request, socket, head, (ws) => {
+    const subscriber = new SocketSubscriber(context, ws, sockets);
+    subscriber.subscription = context.hub.open({
+      sessionKey: plan.sessionKey,
+      transport: 'websocket',
+      channels: plan.channels,
+      positions: plan.positions,
+      gap: plan.gap,
+      oneShot: false,
+      sink: subscriber,
+    });
+    if (plan.session.expiresAt !== undefined && !subscriber.closing) subscriber.expireAt(plan.session.expiresAt);
+  });
+}
+
+/** One WebSocket connection: the hub's sink for it. */
+class SocketSubscriber implements SubscriberSink {
+  subscription: Subscription | undefined;
+  closing = false;
+  private alive = true;
+  private expiry: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly context: TransportContext,
+    readonly socket: WebSocket,
+    private readonly sockets: Set<SocketSubscriber>,
+  ) {
+    sockets.add(this);
+    socket.on('pong', () => {
+      this.alive = true;
+    });
+    socket.on('error', () => socket.terminate());
+    socket.on('close', () => this.closed());
+  }
+
+  deliver(delivery: Delivery): void {
+    this.send(this.context.renderer.pollBody(delivery, encodeCursor(delivery.positions)));
+  }
+
+  end(reason: EndReason, positions: ReadonlyMap<string, StreamPosition>): void {
+    this.send(this.context.renderer.emptyBody(encodeCursor(positions), reason === 'superseded'));
+    this.close(reason === 'shutdown' ? wsCloseCodes.shutdown : wsCloseCodes.superseded, reason);
+  }
+
+  fail(): void {
+    this.close(wsCloseCodes.error, 'BACKEND_UNAVAILABLE');
+  }
+
+  /** Everything retained was sent: the client learns where it stands, so a reconnect misses nothing. */
+  waiting(): void {
+    const subscription = this.subscription as Subscription;
+    this.send(this.context.renderer.emptyBody(encodeCursor(subscription.positions)));
+  }
+
+  /** Pings; a peer that did not answer the previous ping is gone (a dead network path, a frozen tab). */
+  ping(): void {
+    if (!this.alive) {
+      this.socket.terminate();
+      return;
+    }
+    this.alive = false;
+    this.socket.ping();
+  }
+
+  expireAt(expiresAt: number): void {
+    this.expiry = setTimeout(
+      () => {
+        this.subscription?.close();
+        this.close(wsCloseCodes.expired, 'SESSION_EXPIRED');
+      },
+      Math.max(0, expiresAt - Date.now()),
+    );
+  }
+
+  private send(frame: string): void {
+    if (this.closing) return;
+    this.socket.send(frame);
+    if (this.socket.bufferedAmount > wsMaxBufferedBytes) {
+      // Nothing more is queued: the close frame follows what is buffered, and ws cuts the
+      // connection if the client has not read it within its close timeout. Memory stays bounded.
+      this.subscription?.close();
+      this.close(wsCloseCodes.slowConsumer, 'slow consumer');
+    }
+  }
+
+  private close(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.socket.close(code, reason);
+  }
+
+  private closed(): void {
+    this.closing = true;
+    this.sockets.delete(this);
+    if (this.expiry) clearTimeout(this.expiry);
+    this.subscription?.close();
+  }
+}

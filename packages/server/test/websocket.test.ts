@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import type { PollResponse } from '@pns/protocol';
+import { WebSocket } from 'ws';
+import type { SessionResolver } from '../src/auth/session-resolver.js';
+import { wsCloseCodes } from '../src/transports/websocket.js';
+import { startTestServer, type TestServer, waitFor } from './support/harness.js';
+
+interface Client {
+  socket: WebSocket;
+  frames: PollResponse[];
+  closed: Promise<{ code: number; reason: string }>;
+}
+
+function wsUrl(t: TestServer, sid: string, extra = ''): string {
+  return `${t.url.replace('http:', 'ws:')}/pns/ws?sid=${encodeURIComponent(sid)}${extra}`;
+}
+
+/** Connects and collects every frame; rejects with the HTTP answer when the upgrade is refused. */
+function connect(url: string): Promise<Client> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url);
+    const frames: PollResponse[] = [];
+    const closed = new Promise<{ code: number; reason: string }>((done) => {
+      socket.on('close', (code, reason) => done({ code, reason: reason.toString() }));
+    });
+    socket.on('message', (data) => frames.push(JSON.parse(data.toString()) as PollResponse));
+    socket.on('open', () => resolve({ socket, frames, closed }));
+    socket.on('unexpected-response', (_request, response: IncomingMessage) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      response.on('end', () => reject(Object.assign(new Error(`HTTP ${response.statusCode}`), { status: response.statusCode, body })));
+    });
+    socket.on('error', reject);
+  });
+}
+
+/** Waits for the frame that says everything retained was sent, and returns its cursor. */
+async function ready(client: Client): Promise<string> {
+  await waitFor(() => client.frames.length > 0, 5000, 'the first frame');
+  return (client.frames[0] as PollResponse).cursor as string;
+}
+
+describe('GET /pns/ws', { timeout: 30_000 }, () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({ wsPingSeconds: '0.2' });
+  });
+  after(() => t.close());
+
+  describe('#frames', () => {
+    it('sends poll answers; a reconnect with the last cursor gets exactly the rest', async () => {
+      const sid = await t.token('ws-resume');
+      const first = await connect(wsUrl(t, sid));
+      assert.equal((await ready(first)).startsWith('v1.'), true);
+      assert.equal(first.frames[0]?.c, 0);
+      await t.publish({ to: 'user:ws-resume', type: 1, data: 'one' });
+      await waitFor(() => first.frames.length === 2, 5000, 'the message frame');
+      const seen = first.frames[1] as PollResponse;
+      assert.equal(seen.c, 1);
+      assert.equal(seen.msg[0]?.data, 'one');
+      first.socket.close();
+      await first.closed;
+      await t.publish({ to: 'user:ws-resume', type: 1, data: 'two' });
+      const second = await connect(wsUrl(t, sid, `&cursor=${encodeURIComponent(seen.cursor as string)}`));
+      await waitFor(() => second.frames.length >= 1, 5000, 'the catch-up frame');
+      assert.deepEqual(
+        second.frames[0]?.msg.map((m) => m.data),
+        ['two'],
+      );
+      second.socket.close();
+    });
+  });
+
+  describe('#errors', () => {
+    it('refuses a bad token with a catalog answer before upgrading', async () => {
+      await assert.rejects(connect(wsUrl(t, 'not-a-token')), (error: { status: number; body: string }) => {
+        assert.equal(error.status, 401);
+        assert.equal(JSON.parse(error.body).errorCode, 'SESSION_INVALID');
+        return true;
+      });
+    });
+
+    it('refuses an upgrade on any other path with NOT_FOUND', async () => {
+      await assert.rejects(connect(`${t.url.replace('http:', 'ws:')}/pns/poll?sid=x`), (error: { status: number; body: string }) => {
+        assert.equal(error.status, 404);
+        assert.equal(JSON.parse(error.body).errorCode, 'NOT_FOUND');
+        return true;
+      });
+    });
+  });
+
+  describe('#keepalive', () => {
+    it('keeps a peer that answers pings, and closes one that stops answering', async () => {
+      const live = await connect(wsUrl(t, await t.token('ws-live')));
+      const silent = await connect(wsUrl(t, await t.token('ws-silent')));
+      await ready(live);
+      await ready(silent);
+      const before = t.server.hub.stats().subscriptions;
+      // A frozen peer: its socket is not read, so pings go unanswered.
+      (silent.socket as unknown as { _socket: { pause(): void } })._socket.pause();
+      await waitFor(() => t.server.hub.stats().subscriptions === before - 1, 5000, 'the silent peer closed');
+      assert.equal(live.socket.readyState, WebSocket.OPEN);
+      live.socket.close();
+      silent.socket.terminate();
+    });
+  });
+
+  describe('#slow consumer', () => {
+    it('stops sending to a client that does not read, and closes it with the slow-consumer code', async () => {
+      const sid = await t.token('ws-slow');
+      const slow = await connect(wsUrl(t, sid));
+      await ready(slow);
+      (slow.socket as unknown as { _socket: { pause(): void } })._socket.pause();
+      const data = 'x'.repeat(60_000);
+      for (let i = 0; i < 300 && t.server.hub.stats().subscriptions > 0; i++) {
+        await t.publish({ to: 'user:ws-slow', type: 1, data });
+      }
+      await waitFor(() => t.server.hub.stats().subscriptions === 0, 10_000, 'the slow subscription released');
+      (slow.socket as unknown as { _socket: { resume(): void } })._socket.resume();
+      const { code } = await slow.closed;
+      assert.equal(code, wsCloseCodes.slowConsumer);
+    });
+  });
+
+  describe('#expiry', () => {
+    it('closes with the expiry code when the session stops being accepted', async () => {
+      const shortLived: SessionResolver = {
+        resolve: async () => ({ userId: 'brief', topics: new Set(), expiresAt: Date.now() + 300, issuedAt: undefined }),
+      };
+      const brief = await startTestServer({}, { sessions: shortLived });
+      try {
+        const client = await connect(wsUrl(brief, 'any'));
+        const { code, reason } = await client.closed;
+        assert.equal(code, wsCloseCodes.expired);
+        assert.equal(reason, 'SESSION_EXPIRED');
+      } finally {
+        await brief.close();
+      }
+    });
+  });
+
+  describe('#shutdown', () => {
+    it('sends a last answer and closes with 1001 when the server stops', async () => {
+      const stopping = await startTestServer();
+      const client = await connect(wsUrl(stopping, await stopping.token('ws-stop')));
+      await ready(client);
+      await stopping.close();
+      const { code } = await client.closed;
+      assert.equal(code, wsCloseCodes.shutdown);
+      assert.equal(client.frames.at(-1)?.c, 0);
+    });
+  });
+});
