@@ -28,3 +28,18 @@ export function machine(): Machine {
     openFileLimit: /^Max open files\s+(\S+)/m.exec(limits)?.[1] ?? 'unknown',
   };
 }
+
+/**
+ * Runs a command's `main` and exits with its code; a crash is printed and exits 1. Ctrl-C and SIGTERM exit
+ * too, which runs the exit hooks that stop the servers and load generators.
+ */
+export function runMain(main: () => Promise<number>, log: (line: string) => void): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      log(error instanceof Error ? (error.stack ?? error.message) : String(error));
+      process.exit(1);
+    },
+  );
+}

@@ -8,7 +8,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { CliError, parseCli, usage } from './cli.js';
 import { now } from './clock.js';
-import { machine, pinSelf, stamp } from './host.js';
+import { machine, pinSelf, runMain, stamp } from './host.js';
 import { ProcessMeter } from './measure.js';
 import { type BenchReport, scenarioTable, writeReport } from './report.js';
 import type { ScenarioRun } from './results.js';
@@ -83,13 +83,4 @@ async function main(args: string[]): Promise<number> {
   return failed.length ? 1 : 0;
 }
 
-// Exit (and so run the targets' exit hooks, which stop their servers) on Ctrl-C and SIGTERM.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
-
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    log(error instanceof Error ? (error.stack ?? error.message) : String(error));
-    process.exit(1);
-  },
-);
+runMain(() => main(process.argv.slice(2)), log);

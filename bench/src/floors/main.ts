@@ -9,7 +9,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { now } from '../clock.js';
-import { machine, pinSelf, stamp } from '../host.js';
+import { machine, pinSelf, runMain, stamp } from '../host.js';
 import { ProcessMeter } from '../measure.js';
 import { deliveryKinds, deliveryPart, deliverySettings, runDelivery } from './delivery.js';
 import { heldKinds, heldPart, heldSettings, type PartContext, runHeld } from './held.js';
@@ -99,13 +99,4 @@ async function main(args: string[]): Promise<number> {
   return failed.length ? 1 : 0;
 }
 
-// Exit (and so run the exit hooks that kill the servers and clients) on Ctrl-C and SIGTERM.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
-
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    log(error instanceof Error ? (error.stack ?? error.message) : String(error));
-    process.exit(1);
-  },
-);
+runMain(() => main(process.argv.slice(2)), log);
