@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { PollResponse } from '@pns/protocol';
 import { WebSocket } from 'ws';
@@ -83,6 +84,28 @@ describe('GET /pns/ws', { timeout: 30_000 }, () => {
         assert.equal(JSON.parse(error.body).errorCode, 'SESSION_INVALID');
         return true;
       });
+    });
+
+    it('answers a plain GET with BAD_REQUEST, saying it wants an upgrade', async () => {
+      const answer = await fetch(`${t.url}/pns/ws?sid=x`);
+      assert.equal(answer.status, 400);
+      assert.match(((await answer.json()) as { message: string }).message, /upgrade/);
+    });
+
+    it('survives clients that reset their socket during the handshake', async () => {
+      for (let i = 0; i < 20; i++) {
+        // Half accepted, half refused: either way pns writes to a socket the client has reset.
+        const sid = i % 2 === 0 ? await t.token(`ws-reset-${i}`) : `bad-token-${i}`;
+        const socket = net.connect(Number(new URL(t.url).port), '127.0.0.1');
+        await new Promise((resolve) => socket.once('connect', resolve));
+        socket.write(
+          `GET /pns/ws?sid=${sid} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+            'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+        );
+        socket.resetAndDestroy();
+      }
+      const answer = await fetch(`${t.url}/healthz`);
+      assert.equal(answer.status, 200);
     });
 
     it('refuses an upgrade on any other path with NOT_FOUND', async () => {

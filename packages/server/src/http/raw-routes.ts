@@ -66,6 +66,9 @@ export class RawRoutes {
    * gets a catalog error written on the socket, which is then closed.
    */
   dispatchUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // node:http removes its own error listener from a socket it hands over: writing the answer to a
+    // client that has reset the connection would otherwise raise an unhandled error.
+    socket.on('error', () => socket.destroy());
     const url = request.url ?? '';
     const mark = url.indexOf('?');
     const handler = this.upgrades.get(mark === -1 ? url : url.slice(0, mark));

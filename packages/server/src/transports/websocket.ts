@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { encodeCursor, type StreamPosition } from '@pns/protocol';
+import { encodeCursor, PnsError, type StreamPosition } from '@pns/protocol';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { RawQuery } from '../http/raw-routes.js';
 import type { Delivery, EndReason, SubscriberSink, Subscription } from '../hub/subscription.js';
@@ -43,6 +43,9 @@ export function createWebSocketTransport(): Transport {
       context.rawRoutes.upgrade('/pns/ws', (request, socket, head, query) =>
         upgrade(context, server, sockets, request, socket, head, query),
       );
+      context.rawRoutes.get('/pns/ws', (exchange) => {
+        exchange.fail(new PnsError('BAD_REQUEST', '`/pns/ws` is a WebSocket endpoint: send an upgrade request.'));
+      });
       const everyMs = context.config.wsPingSeconds * 1000;
       if (everyMs > 0 && !pinger) {
         pinger = setInterval(() => {
