@@ -30,6 +30,7 @@ function readAll(hub: Hub, positions: Map<string, StreamPosition>): Promise<Poin
       positions: new Map(positions),
       gap: false,
       oneShot: false,
+      positionsPerEntry: true,
       sink: {
         deliver(delivery: Delivery) {
           forEachPositions(delivery, (index, after) => {

@@ -6,7 +6,7 @@ export interface Delivery {
   entries: BrokerEntry[];
   positions: ReadonlyMap<string, StreamPosition>;
   gap: boolean;
-  /** Set when there are several entries: what it takes to tell where the subscriber stands after each one. */
+  /** Set for a subscription that asked (`positionsPerEntry`) when there are several entries. */
   steps?: DeliverySteps;
 }
 
@@ -49,6 +49,8 @@ export interface SubscriptionSpec {
   gap: boolean;
   /** Long polling: close after the first delivery. */
   oneShot: boolean;
+  /** Deliveries carry `steps`, so the transport can give each message its own resume point (SSE). */
+  positionsPerEntry?: boolean;
   sink: SubscriberSink;
 }
 
@@ -193,13 +195,13 @@ export class Subscription {
     const ids = new Set<string>();
     const entries: BrokerEntry[] = [];
     // Copies of one message share its order, so they follow the copy that is delivered.
-    const moves: [string, StreamPosition][][] = [];
+    const moves: [string, StreamPosition][][] | undefined = this.spec.positionsPerEntry ? [] : undefined;
     let cut = merged.length;
     for (let i = 0; i < merged.length; i++) {
       const entry = merged[i] as BrokerEntry;
       if (ids.has(entry.message.id)) {
         taken.set(entry.channel, entry.position);
-        moves[moves.length - 1]?.push([entry.channel, entry.position]);
+        moves?.[moves.length - 1]?.push([entry.channel, entry.position]);
         continue;
       }
       if (entries.length === pageLimit) {
@@ -209,10 +211,10 @@ export class Subscription {
       ids.add(entry.message.id);
       entries.push(entry);
       taken.set(entry.channel, entry.position);
-      moves.push([[entry.channel, entry.position]]);
+      moves?.push([[entry.channel, entry.position]]);
     }
     // Where the moved channels stood before this page: where the broker effectively read them from.
-    const base = entries.length < 2 ? undefined : new Map<string, StreamPosition>();
+    const base = moves && entries.length > 1 ? new Map<string, StreamPosition>() : undefined;
     if (base) {
       channels.forEach((channel, index) => {
         if (taken.has(channel)) base.set(channel, (reads[index] as ReadResult).from);
@@ -228,7 +230,7 @@ export class Subscription {
       this.positionMap.set(channel, complete ? read.to : (taken.get(channel) ?? read.from));
     });
     if (entries.length === 0 && !gap) return { delivery: undefined, more };
-    if (!base) return { delivery: { entries, positions: this.positionMap, gap }, more };
-    return { delivery: { entries, positions: this.positionMap, gap, steps: { base, moves } }, more };
+    const steps = base && moves ? { base, moves } : undefined;
+    return { delivery: steps ? { entries, positions: this.positionMap, gap, steps } : { entries, positions: this.positionMap, gap }, more };
   }
 }

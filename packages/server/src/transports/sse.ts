@@ -56,6 +56,7 @@ async function openStream(context: TransportContext, exchange: RawExchange, rawQ
     positions: plan.positions,
     gap: plan.gap,
     oneShot: false,
+    positionsPerEntry: true,
     sink: stream,
   });
   if (expiresAt !== undefined && !stream.finished) stream.expireAt(expiresAt);
