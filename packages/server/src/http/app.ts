@@ -1,12 +1,12 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import cors from '@fastify/cors';
-import { type ErrorCode, errorCatalog, PnsError } from '@pns/protocol';
+import { PnsError } from '@pns/protocol';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config/options.js';
 import { opsPaths } from '../ops/ops-routes.js';
-import { toPnsError } from './errors.js';
+import { toPnsError, writeRawError } from './errors.js';
 import type { RawRoutes } from './raw-routes.js';
 import { admissionRefusal, closesConnection, isUnexpected, redactUrl, requestLogLevel } from './request-rules.js';
 
@@ -36,16 +36,7 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
       : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? 'REQUEST_TIMEOUT'
         : 'BAD_REQUEST';
-  answerRawError(socket, code);
-}
-
-/** Writes a catalog error straight to a socket that has no HTTP response object, then closes it. */
-function answerRawError(socket: Socket, code: ErrorCode, extraHeaders = ''): void {
-  const { status, message } = errorCatalog[code];
-  const body = JSON.stringify({ errorCode: code, message });
-  socket.end(
-    `HTTP/1.1 ${status} ${code}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\n${extraHeaders}Connection: close\r\n\r\n${body}`,
-  );
+  writeRawError(socket, new PnsError(code));
 }
 
 /** The Fastify instance with every cross-cutting rule: errors, limits, draining, CORS, logs. */
@@ -85,8 +76,8 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   // CONNECT never reaches a route: Node hands it to this event, or closes the socket without a word.
   app.server.on('connect', (request: { url?: string }, socket: Socket) => {
     const allowed = routeMethods.get((request.url ?? '').split('?', 1)[0] as string);
-    if (allowed) answerRawError(socket, 'METHOD_NOT_ALLOWED', `Allow: ${allowed.join(', ')}\r\n`);
-    else answerRawError(socket, 'NOT_FOUND');
+    if (allowed) writeRawError(socket, new PnsError('METHOD_NOT_ALLOWED'), { Allow: allowed.join(', ') });
+    else writeRawError(socket, new PnsError('NOT_FOUND'));
   });
 
   app.addHook('onRoute', (route) => {

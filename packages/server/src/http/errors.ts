@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import { errorCatalog, isErrorCode, PnsError } from '@pns/protocol';
 import { BrokerUnavailableError } from '../broker/broker.js';
 
@@ -54,4 +55,23 @@ export function toPnsError(error: unknown): PnsError {
 /** Parser messages are useful ("Unexpected token } in JSON at position 7"), but keep them short and single-line. */
 function safeText(message: string): string {
   return message.replace(/[\r\n]+/g, ' ').slice(0, 200);
+}
+
+/**
+ * Writes a catalog error as a whole HTTP answer straight to a socket that has
+ * no response object (a request node:http could not parse, CONNECT, a refused
+ * upgrade), then closes it. `headers` are added (Allow, CORS).
+ */
+export function writeRawError(socket: Duplex, error: PnsError, headers: Record<string, string> = {}): void {
+  const body = JSON.stringify(error.toBody());
+  const lines = [
+    `HTTP/1.1 ${error.status} ${error.code}`,
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Cache-Control: no-store',
+    ...(error.retryAfter === undefined ? [] : [`Retry-After: ${error.retryAfter}`]),
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+    'Connection: close',
+  ];
+  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
 }

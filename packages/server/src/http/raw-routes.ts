@@ -3,7 +3,7 @@ import { parse as parseQueryString } from 'node:querystring';
 import type { Duplex } from 'node:stream';
 import { PnsError } from '@pns/protocol';
 import type { Logger } from 'pino';
-import { toPnsError } from './errors.js';
+import { toPnsError, writeRawError } from './errors.js';
 import { type AdmissionState, admissionRefusal, closesConnection, isUnexpected, redactUrl, requestLogLevel } from './request-rules.js';
 
 export type RawQuery = Record<string, string | string[] | undefined>;
@@ -27,6 +27,12 @@ export interface RawRoutesOptions extends AdmissionState {
 }
 
 const jsonType = 'application/json; charset=utf-8';
+
+/** A request URL's path and its query string (empty when there is none). */
+function splitUrl(url = ''): [path: string, search: string] {
+  const mark = url.indexOf('?');
+  return mark === -1 ? [url, ''] : [url.slice(0, mark), url.slice(mark + 1)];
+}
 
 /**
  * GET routes served by node:http directly, in front of the framework: the
@@ -69,9 +75,8 @@ export class RawRoutes {
     // node:http removes its own error listener from a socket it hands over: writing the answer to a
     // client that has reset the connection would otherwise raise an unhandled error.
     socket.on('error', () => socket.destroy());
-    const url = request.url ?? '';
-    const mark = url.indexOf('?');
-    const handler = this.upgrades.get(mark === -1 ? url : url.slice(0, mark));
+    const [path, search] = splitUrl(request.url);
+    const handler = this.upgrades.get(path);
     const fail = (error: unknown): void => this.failUpgrade(request, socket, error);
     const refusal = handler ? admissionRefusal(request, this.options) : new PnsError('NOT_FOUND');
     if (refusal || !handler) {
@@ -79,7 +84,7 @@ export class RawRoutes {
       return;
     }
     try {
-      handler(request, socket, head, mark === -1 ? {} : parseQueryString(url.slice(mark + 1)))?.catch(fail);
+      handler(request, socket, head, parseQueryString(search))?.catch(fail);
     } catch (error) {
       fail(error);
     }
@@ -95,25 +100,16 @@ export class RawRoutes {
       socket.destroy();
       return;
     }
-    const body = JSON.stringify(pnsError.toBody());
-    const headers: OutgoingHttpHeaders = { 'cache-control': 'no-store' };
-    if (pnsError.retryAfter !== undefined) headers['retry-after'] = String(pnsError.retryAfter);
+    const headers: OutgoingHttpHeaders = {};
     this.corsHeaders(request.headers.origin, headers);
-    const extra = Object.entries(headers)
-      .map(([name, value]) => `${name}: ${value}\r\n`)
-      .join('');
-    socket.end(
-      `HTTP/1.1 ${pnsError.status} ${pnsError.code}\r\n` +
-        `Content-Type: ${jsonType}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`,
-    );
+    writeRawError(socket, pnsError, headers as Record<string, string>);
   }
 
   /** Serves the request when it is a GET on a raw route; false leaves it to the framework. */
   dispatch(request: IncomingMessage, response: ServerResponse): boolean {
     if (request.method !== 'GET') return false;
-    const url = request.url ?? '';
-    const mark = url.indexOf('?');
-    const handler = this.handlers.get(mark === -1 ? url : url.slice(0, mark));
+    const [path, search] = splitUrl(request.url);
+    const handler = this.handlers.get(path);
     if (!handler) return false;
     const exchange = new RawExchange(this, request, response);
     const refusal = admissionRefusal(request, this.options);
@@ -122,7 +118,7 @@ export class RawRoutes {
       return true;
     }
     try {
-      handler(exchange, mark === -1 ? {} : parseQueryString(url.slice(mark + 1)))?.catch((error: unknown) => exchange.fail(error));
+      handler(exchange, parseQueryString(search))?.catch((error: unknown) => exchange.fail(error));
     } catch (error) {
       exchange.fail(error);
     }
