@@ -2,6 +2,7 @@ import { encodeCursor, errorCatalog, type StreamPosition } from '@pns/protocol';
 import type { RawExchange, RawQuery } from '../http/raw-routes.js';
 import { forEachPositions } from '../hub/delivery-positions.js';
 import type { Delivery, EndReason, SubscriberSink, Subscription } from '../hub/subscription.js';
+import { ConnectionSweep } from './connection-sweep.js';
 import { parseSubscribeQuery, planSubscription } from './subscribe-request.js';
 import type { Transport, TransportContext } from './transport.js';
 
@@ -18,29 +19,25 @@ const maxLastEventIdLength = 4096;
  * cannot break an event apart. See docs/protocol.md.
  */
 export function createSseTransport(): Transport {
-  const streams = new Set<EventStream>();
-  let heartbeat: NodeJS.Timeout | undefined;
+  const streams = new ConnectionSweep<EventStream>();
   return {
     name: 'sse',
     register(context: TransportContext): void {
       context.rawRoutes.get('/pns/sse', (exchange, query) => openStream(context, exchange, query, streams));
-      const everyMs = context.config.sseHeartbeatSeconds * 1000;
-      if (everyMs > 0 && !heartbeat) {
-        // One timer for every stream, not one per connection.
-        heartbeat = setInterval(() => {
-          for (const stream of streams) stream.write(': keep-alive\n\n');
-        }, everyMs);
-        heartbeat.unref();
-      }
+      streams.start(context.config.sseHeartbeatSeconds * 1000, (stream) => stream.write(': keep-alive\n\n'));
     },
     close(): void {
-      if (heartbeat) clearInterval(heartbeat);
-      heartbeat = undefined;
+      streams.stop();
     },
   };
 }
 
-async function openStream(context: TransportContext, exchange: RawExchange, rawQuery: RawQuery, streams: Set<EventStream>): Promise<void> {
+async function openStream(
+  context: TransportContext,
+  exchange: RawExchange,
+  rawQuery: RawQuery,
+  streams: ConnectionSweep<EventStream>,
+): Promise<void> {
   const query = parseSubscribeQuery(rawQuery, context.config);
   const lastEventId = exchange.request.headers['last-event-id'];
   // EventSource sends the id of the last event it saw when it reconnects; the URL still has the first cursor.
@@ -71,7 +68,7 @@ class EventStream implements SubscriberSink {
   constructor(
     private readonly context: TransportContext,
     private readonly exchange: RawExchange,
-    private readonly streams: Set<EventStream>,
+    private readonly streams: ConnectionSweep<EventStream>,
   ) {
     exchange.stream(200, 'text/event-stream; charset=utf-8');
     streams.add(this);

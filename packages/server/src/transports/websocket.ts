@@ -4,6 +4,7 @@ import { encodeCursor, PnsError, type StreamPosition } from '@pns/protocol';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { RawQuery } from '../http/raw-routes.js';
 import type { Delivery, EndReason, SubscriberSink, Subscription } from '../hub/subscription.js';
+import { ConnectionSweep } from './connection-sweep.js';
 import { parseSubscribeQuery, planSubscription } from './subscribe-request.js';
 import type { Transport, TransportContext } from './transport.js';
 
@@ -34,9 +35,8 @@ const maxClientFrameBytes = 1024;
  * answer the previous ping.
  */
 export function createWebSocketTransport(): Transport {
-  const sockets = new Set<SocketSubscriber>();
+  const sockets = new ConnectionSweep<SocketSubscriber>();
   const server = new WebSocketServer({ noServer: true, maxPayload: maxClientFrameBytes, perMessageDeflate: false });
-  let pinger: NodeJS.Timeout | undefined;
   return {
     name: 'websocket',
     register(context: TransportContext): void {
@@ -46,17 +46,10 @@ export function createWebSocketTransport(): Transport {
       context.rawRoutes.get('/pns/ws', (exchange) => {
         exchange.fail(new PnsError('BAD_REQUEST', '`/pns/ws` is a WebSocket endpoint: send an upgrade request.'));
       });
-      const everyMs = context.config.wsPingSeconds * 1000;
-      if (everyMs > 0 && !pinger) {
-        pinger = setInterval(() => {
-          for (const subscriber of sockets) subscriber.ping();
-        }, everyMs);
-        pinger.unref();
-      }
+      sockets.start(context.config.wsPingSeconds * 1000, (subscriber) => subscriber.ping());
     },
     close(): void {
-      if (pinger) clearInterval(pinger);
-      pinger = undefined;
+      sockets.stop();
       for (const subscriber of sockets) subscriber.socket.terminate();
       server.close();
     },
@@ -66,7 +59,7 @@ export function createWebSocketTransport(): Transport {
 async function upgrade(
   context: TransportContext,
   server: WebSocketServer,
-  sockets: Set<SocketSubscriber>,
+  sockets: ConnectionSweep<SocketSubscriber>,
   request: IncomingMessage,
   socket: Duplex,
   head: Buffer,
@@ -100,7 +93,7 @@ class SocketSubscriber implements SubscriberSink {
   constructor(
     private readonly context: TransportContext,
     readonly socket: WebSocket,
-    private readonly sockets: Set<SocketSubscriber>,
+    private readonly sockets: ConnectionSweep<SocketSubscriber>,
   ) {
     sockets.add(this);
     socket.on('pong', () => {
