@@ -17,7 +17,7 @@ async function messages(stream: SseStream, count: number): Promise<{ id: string;
 
 /** The stream's current resume point: the id of its last event. */
 async function readyId(stream: SseStream): Promise<string> {
-  await waitFor(() => stream.events.some((e) => e.event === 'id'), 5000, 'the first id');
+  await waitFor(() => stream.events.some((e) => e.event === 'live'), 5000, 'the live event');
   return stream.events.filter((e) => e.id !== undefined).at(-1)?.id as string;
 }
 

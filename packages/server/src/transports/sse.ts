@@ -99,10 +99,13 @@ class EventStream implements SubscriberSink {
     this.finish(`event: end\ndata: ${JSON.stringify({ reason: 'error', errorCode: 'BACKEND_UNAVAILABLE', message })}\n\n`);
   }
 
-  /** Everything retained was sent: the current position becomes the last event id, so a reconnect misses nothing. */
+  /**
+   * Everything retained was sent: the current position becomes the last event id, so a reconnect misses nothing,
+   * and a `live` event tells the client that events reach it (a buffering proxy would hold this one back).
+   */
   waiting(): void {
     const subscription = this.subscription as Subscription;
-    this.write(`id: ${encodeCursor(subscription.positions)}\n\n`);
+    this.write(`id: ${encodeCursor(subscription.positions)}\nevent: live\ndata: {}\n\n`);
   }
 
   /** Ends the stream when the session's token stops being accepted. */
