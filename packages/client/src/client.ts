@@ -1,9 +1,14 @@
 import { channelKey, type MessageType, type PnsMessage, type PollResponse } from '@pns/protocol';
+import { Connection, type LoopStatus } from './connection.js';
 import { Emitter } from './events.js';
-import { type LoopStatus, type PnsClientError, PollLoop } from './poll-loop.js';
+import type { PnsClientError } from './poll-request.js';
 import { defaultRetryOptions, type RetryOptions } from './retry-policy.js';
+import type { TransportName } from './stream-link.js';
 import { TabGroup, type TabMessage } from './tab-group.js';
 import { tokenSubject } from './token.js';
+import { type TransportSetting, tabStorage } from './transport-choice.js';
+
+const transportSettings: readonly TransportSetting[] = ['auto', 'websocket', 'sse', 'longpoll'];
 
 export interface PnsClientOptions extends Partial<RetryOptions> {
   /** The pns server's base URL, e.g. `https://push.example.com`. */
@@ -23,7 +28,20 @@ export interface PnsClientOptions extends Partial<RetryOptions> {
   share?: boolean;
   /** Added to the hold for the client-side request timeout. Default 10 000 ms. */
   timeoutMarginMs?: number;
+  /**
+   * `auto` (default): WebSocket, else SSE, else long polling, stepping down when one cannot get through and trying
+   * the better one again later. Or exactly one of them.
+   */
+  transport?: TransportSetting;
+  /** A stream that shows no sign of life within this is given up (a blocked upgrade, a buffering proxy). Default 5000 ms. */
+  connectTimeoutMs?: number;
+  /** How long `auto` stays on a lesser transport before it tries the best one again (doubling after each miss). Default 5 min. */
+  upgradeAfterMs?: number;
   fetch?: typeof fetch;
+  /** Defaults to the global one; pass one (e.g. the `ws` package's) where there is none. */
+  WebSocket?: typeof WebSocket;
+  /** Defaults to the global one. */
+  EventSource?: typeof EventSource;
 }
 
 /** `following`: another tab polls for this one. */
@@ -39,6 +57,8 @@ export interface PnsEvents {
   sessionExpired(error: PnsClientError): void;
   /** A request that cannot succeed as it is (400, 403, 404, 413…): polling has stopped. */
   error(error: PnsClientError): void;
+  /** The leading tab's connection now uses this transport. */
+  transport(name: TransportName): void;
 }
 
 const rememberedIds = 2000;
@@ -55,7 +75,8 @@ export class PnsClient {
   private currentStatus: PnsStatus = 'idle';
   private currentCursor: string | undefined;
   private token: string | undefined;
-  private loop: PollLoop | undefined;
+  private loop: Connection | undefined;
+  private currentTransport: TransportName | undefined;
   private group: TabGroup | undefined;
   private started = false;
   /** Shared by the tabs of a group (the leader's), so a takeover before the first answer loses nothing. */
@@ -65,6 +86,11 @@ export class PnsClient {
     if (!options.url) throw new TypeError('PnsClient: `url` is required');
     if (!options.sid) throw new TypeError('PnsClient: `sid` is required');
     if (options.hold !== undefined && !(options.hold > 0)) throw new TypeError('PnsClient: `hold` must be more than 0 seconds');
+    const transport = options.transport ?? 'auto';
+    if (!transportSettings.includes(transport))
+      throw new TypeError(`PnsClient: \`transport\` must be one of ${transportSettings.join(', ')}`);
+    if (transport === 'websocket' && !(options.WebSocket ?? globalThis.WebSocket)) throw new TypeError('PnsClient: no WebSocket here');
+    if (transport === 'sse' && !(options.EventSource ?? globalThis.EventSource)) throw new TypeError('PnsClient: no EventSource here');
     this.options = { ...options, url: options.url.replace(/\/+$/, '') };
     this.comeFrom = options.comeFrom ?? `c${Math.random().toString(36).slice(2, 10)}`;
   }
@@ -76,6 +102,11 @@ export class PnsClient {
   /** The position after the last answer; pass it to a new client to resume. */
   get cursor(): string | undefined {
     return this.currentCursor;
+  }
+
+  /** The transport this tab's connection uses; undefined while another tab leads. */
+  get transport(): TransportName | undefined {
+    return this.loop ? this.currentTransport : undefined;
   }
 
   /** Whether this tab polls (for itself and the tabs that share with it). */
@@ -146,23 +177,40 @@ export class PnsClient {
     if (!this.started || this.loop) return;
     const retry = { ...defaultRetryOptions };
     for (const key of Object.keys(retry) as (keyof RetryOptions)[]) retry[key] = this.options[key] ?? retry[key];
-    this.loop = new PollLoop(
+    const { options } = this;
+    this.loop = new Connection(
       {
         ...retry,
-        url: this.options.url,
+        url: options.url,
         sid: (refresh) => this.sid(refresh),
         refreshable: typeof this.options.sid === 'function',
         comeFrom: this.comeFrom,
         channels: this.channels(),
-        holdSeconds: this.options.hold ?? 25,
-        timeoutMarginMs: this.options.timeoutMarginMs ?? 10_000,
-        fetch: this.options.fetch ?? globalThis.fetch.bind(globalThis),
+        holdSeconds: options.hold ?? 25,
+        timeoutMarginMs: options.timeoutMarginMs ?? 10_000,
+        connectTimeoutMs: options.connectTimeoutMs ?? 5000,
+        stableAfterMs: 10_000,
+        fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
+        WebSocket: options.WebSocket ?? globalThis.WebSocket,
+        EventSource: options.EventSource ?? globalThis.EventSource,
+        transport: {
+          setting: options.transport ?? 'auto',
+          storage: tabStorage(),
+          key: `pns-transport|${options.url}`,
+          fallbackFailures: 2,
+          fallbackWindowMs: 60_000,
+          upgradeAfterMs: options.upgradeAfterMs ?? 300_000,
+        },
         onAnswer: (body) => {
           this.group?.post({ t: 'answer', body });
           this.handleAnswer(body);
         },
         onStatus: (status) => {
           if (this.started) this.setStatus(status);
+        },
+        onTransport: (name) => {
+          this.currentTransport = name;
+          this.events.emit('transport', name);
         },
         onCursorDropped: () => this.events.emit('gap'),
         // Each tab stops for itself: the next tab to lead tries with its own token.

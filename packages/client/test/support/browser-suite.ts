@@ -8,6 +8,7 @@ import {
   type CannedAnswer,
   delay,
   type Forwarder,
+  heldConnections,
   heldPolls,
   launchBrowser,
   type RunningServer,
@@ -18,6 +19,7 @@ import {
   waitFor,
 } from './browser.js';
 import { clientPageHtml, messageIds, openClientPage, pageLog, type StartConfig, startClient } from './client-page.js';
+import { type ProxyBehaviour, startTransportProxy, type TransportProxy } from './transport-proxy.js';
 
 const statuses = new Set(['idle', 'polling', 'waiting', 'offline', 'stopped', 'following']);
 
@@ -27,6 +29,8 @@ export interface BrowserSuite {
   newContext(): Promise<BrowserContext>;
   tabs(context: BrowserContext, configs: StartConfig[]): Promise<Page[]>;
   proxy(...faults: CannedAnswer[]): Promise<RunningServer & { forwarder: Forwarder }>;
+  /** A proxy that can refuse upgrades and buffer answers (support/transport-proxy.ts), closed after the suite. */
+  transportProxy(behaviour: ProxyBehaviour): Promise<TransportProxy>;
   heldSettles(count: number, url?: string, timeoutMs?: number): Promise<void>;
   waitForIds(pages: Page[], ids: string[], timeoutMs?: number): Promise<void>;
   assertIds(pages: Page[], ids: string[]): Promise<void>;
@@ -49,7 +53,12 @@ export function useBrowserSuite(): BrowserSuite {
     browser = await launchBrowser();
   });
   // Every case starts with no held polls on the shared server, and closes its browser contexts when done.
-  beforeEach(() => waitFor('no held polls from earlier cases', async () => (await heldPolls(pns.url)) === 0));
+  beforeEach(() =>
+    waitFor('no connections from earlier cases', async () => {
+      const held = await Promise.all(['longpoll', 'sse', 'websocket'].map((transport) => heldConnections(pns.url, transport)));
+      return held.every((count) => count === 0);
+    }),
+  );
   afterEach(closeContexts);
   after(async () => {
     await browser?.close();
@@ -85,6 +94,12 @@ export function useBrowserSuite(): BrowserSuite {
     const started = await startProxy(pns.url);
     proxies.push(started);
     started.forwarder.failNextPolls(...faults);
+    return started;
+  }
+
+  async function transportProxy(behaviour: ProxyBehaviour): Promise<TransportProxy> {
+    const started = await startTransportProxy(pns.url, behaviour);
+    proxies.push(started);
     return started;
   }
 
@@ -125,6 +140,7 @@ export function useBrowserSuite(): BrowserSuite {
     newContext,
     tabs,
     proxy,
+    transportProxy,
     heldSettles,
     waitForIds,
     assertIds,

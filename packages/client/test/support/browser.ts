@@ -94,9 +94,14 @@ export function expiredToken(user: string, secondsAgo = 120): string {
 }
 
 /** `pns_held_connections{transport="longpoll"}` from /metrics. */
-export async function heldPolls(pnsUrl: string): Promise<number> {
+export function heldPolls(pnsUrl: string): Promise<number> {
+  return heldConnections(pnsUrl, 'longpoll');
+}
+
+/** `pns_held_connections{transport}` from /metrics: `longpoll`, `sse` or `websocket`. */
+export async function heldConnections(pnsUrl: string, transport: string): Promise<number> {
   const text = await (await fetch(`${pnsUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-  const line = /^pns_held_connections\{transport="longpoll"\} (\d+)$/m.exec(text);
+  const line = new RegExp(`^pns_held_connections\\{transport="${transport}"\\} (\\d+)$`, 'm').exec(text);
   return line ? Number(line[1]) : 0;
 }
 

@@ -29,6 +29,8 @@ export interface PageLog {
   sidCalls: number;
   /** Uncaught errors and unhandled rejections in the page. */
   uncaught: string[];
+  /** Every `transport` event, in order. */
+  transports: string[];
 }
 
 export interface StartConfig {
@@ -43,12 +45,16 @@ export interface StartConfig {
   cursor?: string;
   /** Types to register an `onMessage` handler for. */
   typed?: (number | string)[];
+  /** The client's `transport` option; these pages default to `longpoll` (the suites that test long polling). */
+  transport?: 'auto' | 'websocket' | 'sse' | 'longpoll';
+  connectTimeoutMs?: number;
+  upgradeAfterMs?: number;
 }
 
 interface PageWindow {
   pnsLog: PageLog;
   startPns(config: StartConfig): Promise<boolean>;
-  pns: { leader: boolean; status: string; cursor: string | undefined; stop(): void };
+  pns: { leader: boolean; status: string; transport: string | undefined; cursor: string | undefined; stop(): void };
 }
 
 export const clientPageHtml = `<!doctype html>
@@ -57,7 +63,7 @@ export const clientPageHtml = `<!doctype html>
 <body>
 <script src="/pns.min.js"></script>
 <script>
-window.pnsLog = { messages: [], typed: {}, statuses: [], gaps: [], errors: [], expired: [], sidCalls: 0, uncaught: [] };
+window.pnsLog = { messages: [], typed: {}, statuses: [], gaps: [], errors: [], expired: [], sidCalls: 0, uncaught: [], transports: [] };
 window.addEventListener('error', function (event) { pnsLog.uncaught.push(String(event.message)); });
 window.addEventListener('unhandledrejection', function (event) { pnsLog.uncaught.push(String(event.reason)); });
 window.startPns = function (config) {
@@ -68,7 +74,9 @@ window.startPns = function (config) {
       return config.sids[Math.min(index, config.sids.length - 1)];
     };
   }
-  var options = { url: config.url, sid: sid };
+  var options = { url: config.url, sid: sid, transport: config.transport || 'longpoll' };
+  if (config.connectTimeoutMs !== undefined) options.connectTimeoutMs = config.connectTimeoutMs;
+  if (config.upgradeAfterMs !== undefined) options.upgradeAfterMs = config.upgradeAfterMs;
   if (config.topics) options.topics = config.topics;
   if (config.hold !== undefined) options.hold = config.hold;
   if (config.share !== undefined) options.share = config.share;
@@ -83,6 +91,7 @@ window.startPns = function (config) {
   pns.on('status', function (status) {
     pnsLog.statuses.push(typeof status === 'string' ? status : 'NOT A STATUS: ' + JSON.stringify(status));
   });
+  pns.on('transport', function (name) { pnsLog.transports.push(name); });
   pns.on('gap', function () { pnsLog.gaps.push(arguments.length); });
   pns.on('error', function (e) { pnsLog.errors.push({ code: e.code, status: e.status === undefined ? null : e.status }); });
   pns.on('sessionExpired', function (e) { pnsLog.expired.push({ code: e.code, status: e.status === undefined ? null : e.status }); });
@@ -111,9 +120,9 @@ export function messageIds(page: Page): Promise<string[]> {
   return page.evaluate(() => (window as unknown as PageWindow).pnsLog.messages.map((m) => m.id));
 }
 
-export function clientState(page: Page): Promise<{ leader: boolean; status: string }> {
+export function clientState(page: Page): Promise<{ leader: boolean; status: string; transport: string | undefined }> {
   return page.evaluate(() => {
     const { pns } = window as unknown as PageWindow;
-    return { leader: pns.leader, status: pns.status };
+    return { leader: pns.leader, status: pns.status, transport: pns.transport };
   });
 }

@@ -1,0 +1,56 @@
+import { isPollAnswer, type StreamEnd, type StreamHandlers, type StreamLink, streamUrl } from './stream-link.js';
+
+/** pns's close codes (protocol.md section 13) and what each means for the client. */
+const closeCodes: Record<number, StreamEnd> = {
+  1001: { kind: 'shutdown' },
+  4000: { kind: 'superseded' },
+  4001: { kind: 'expired' },
+  4002: { kind: 'backend' },
+  4008: { kind: 'slow' },
+};
+
+/** `GET /pns/ws`: every text frame is a poll answer; the first one comes once the client is caught up. */
+export function openWebSocketLink(
+  WebSocketClass: typeof WebSocket,
+  base: string,
+  sid: string,
+  cursor: string,
+  channels: readonly string[],
+  handlers: StreamHandlers,
+): StreamLink {
+  const socket = new WebSocketClass(streamUrl(base.replace(/^http/, 'ws'), '/pns/ws', sid, cursor, channels));
+  let live = false;
+  let ended = false;
+  const end = (how: StreamEnd): void => {
+    if (ended) return;
+    ended = true;
+    socket.onmessage = null;
+    socket.onclose = null;
+    socket.close();
+    handlers.end(how);
+  };
+  socket.onmessage = (event: MessageEvent) => {
+    let body: unknown;
+    try {
+      body = typeof event.data === 'string' ? JSON.parse(event.data) : undefined;
+    } catch {
+      body = undefined;
+    }
+    if (!isPollAnswer(body)) return end({ kind: 'closed' }); // not pns: something in between speaks WebSocket
+    if (!live) {
+      live = true;
+      handlers.live();
+    }
+    handlers.answer(body);
+  };
+  socket.onclose = (event: CloseEvent) => end(closeCodes[event.code] ?? { kind: 'closed' });
+  socket.onerror = () => undefined; // a close event follows
+  return {
+    close: () => {
+      ended = true;
+      socket.onmessage = null;
+      socket.onclose = null;
+      socket.close();
+    },
+  };
+}
