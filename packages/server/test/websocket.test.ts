@@ -134,19 +134,37 @@ describe('GET /pns/ws', { timeout: 30_000 }, () => {
   });
 
   describe('#slow consumer', () => {
-    it('stops sending to a client that does not read, and closes it with the slow-consumer code', async () => {
+    it('stops queueing for a client that does not read, closes it with the slow-consumer code, and it resumes from its cursor', async () => {
       const sid = await t.token('ws-slow');
       const slow = await connect(wsUrl(t, sid));
       await ready(slow);
       (slow.socket as unknown as { _socket: { pause(): void } })._socket.pause();
       const data = 'x'.repeat(60_000);
-      for (let i = 0; i < 300 && t.server.hub.stats().subscriptions > 0; i++) {
-        await t.publish({ to: 'user:ws-slow', type: 1, data });
-      }
+      const published: string[] = [];
+      const publishOne = async (): Promise<void> => {
+        const id = `slow-${published.length}`;
+        published.push(id);
+        await t.publish({ to: 'user:ws-slow', type: 1, data, id });
+      };
+      for (let i = 0; i < 300 && t.server.hub.stats().subscriptions > 0; i++) await publishOne();
       await waitFor(() => t.server.hub.stats().subscriptions === 0, 10_000, 'the slow subscription released');
+      // What the server holds for it is bounded: the 1 MiB limit plus what the kernel's socket buffers took.
+      const beforeCut = published.length;
+      assert.ok(beforeCut < 300, `released after ${beforeCut} messages of 60 kB`);
       (slow.socket as unknown as { _socket: { resume(): void } })._socket.resume();
       const { code } = await slow.closed;
       assert.equal(code, wsCloseCodes.slowConsumer);
+      for (let i = 0; i < 5; i++) await publishOne();
+      const received = slow.frames.flatMap((frame) => frame.msg.map((message) => message.id));
+      const resumed = await connect(wsUrl(t, sid, `&cursor=${encodeURIComponent(slow.frames.at(-1)?.cursor as string)}`));
+      await waitFor(
+        () => resumed.frames.flatMap((frame) => frame.msg).some((message) => message.id === published.at(-1)),
+        10_000,
+        'the rest after a reconnect',
+      );
+      const all = [...received, ...resumed.frames.flatMap((frame) => frame.msg.map((message) => message.id))];
+      assert.deepEqual(all, published, 'every message once, in order, across the cut');
+      resumed.socket.close();
     });
   });
 
