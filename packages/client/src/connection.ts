@@ -171,6 +171,8 @@ export class Connection {
       this.lastError = { code: 'NETWORK_ERROR', status: undefined, message: `sid(): ${String(error)}` };
       return { outcome: { kind: 'network', retryAfterMs: undefined } };
     }
+    // stop() while the token was on its way: nothing may go out after it (a request the server would hold for nothing).
+    if (!this.running) return { outcome: idle };
     if (transport === 'longpoll' || this.cursor === undefined) {
       // Without a cursor, ask for one at once (hold=0) instead of holding: a tab that takes over, or a
       // reconnect, then always has a position to resume from, never the server's "now".
