@@ -3,6 +3,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import type { PnsMessage } from '@pns/protocol';
 import { createPublisher, createToken } from '@pns/publisher';
 import { type SpawnedServer, spawnServer } from '@pns/test-support';
+import { WebSocket as WsWebSocket } from 'ws';
 import { PnsClient, type PnsClientError, type PnsStatus } from '../src/index.js';
 
 const secret = 'client-node-test-secret-0123456789';
@@ -16,10 +17,10 @@ async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
   }
 }
 
-/** Long polls the server holds right now, from its metrics. */
-async function heldPolls(url: string): Promise<number> {
+/** Long polls (or other connections) the server holds right now, from its metrics. */
+async function heldPolls(url: string, transport = 'longpoll'): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(/pns_held_connections\{transport="longpoll"\} (\d+)/.exec(text)?.[1] ?? 0);
+  return Number(new RegExp(`pns_held_connections\\{transport="${transport}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
 }
 
 // The client outside a browser (Node's fetch, no tab sharing): the same loop and rules.
@@ -77,6 +78,31 @@ describe('PnsClient in Node', { timeout: 60_000 }, () => {
     client.stop();
     assert.equal(client.status, 'stopped');
     assert.ok(statuses.includes('polling'));
+  });
+
+  it('long-polls by itself where there is no WebSocket or EventSource, and uses a WebSocket class it is given', async () => {
+    const sid = await createToken({ secret, user: 'n-ws' });
+    assert.equal(typeof globalThis.WebSocket, 'undefined', 'Node 20 has no global WebSocket');
+    assert.throws(() => new PnsClient({ url: server.url, sid, transport: 'websocket' }), TypeError);
+    const polling = track(new PnsClient({ url: server.url, sid, hold: 5 }));
+    const seen: string[] = [];
+    polling.on('message', (m) => seen.push(`poll:${m.data}`));
+    await polling.start();
+    await held(1);
+    assert.equal(polling.transport, 'longpoll');
+    const streaming = track(
+      new PnsClient({ url: server.url, sid, transport: 'auto', WebSocket: WsWebSocket as unknown as typeof WebSocket }),
+    );
+    streaming.on('message', (m) => seen.push(`ws:${m.data}`));
+    await streaming.start();
+    for (let tries = 0; (await heldPolls(server.url, 'websocket')) !== 1; tries++) {
+      assert.ok(tries < 250, 'the WebSocket is never held');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(streaming.transport, 'websocket');
+    await publisher.publish('user:n-ws', 1, 'one');
+    await until(() => seen.length === 2);
+    assert.deepEqual(seen.sort(), ['poll:one', 'ws:one']);
   });
 
   it('resumes from a cursor handed to a new client, without repeats', async () => {
@@ -181,6 +207,37 @@ describe('PnsClient in Node', { timeout: 60_000 }, () => {
     await held(1);
     assert.equal(calls, 3);
     assert.deepEqual(expired, []);
+  });
+
+  it('sends nothing after stop(), even while a fresh token was on its way', async () => {
+    let requests = 0;
+    const counting: typeof fetch = (input, init) => {
+      requests++;
+      return fetch(input, init);
+    };
+    let asked: () => void = () => {};
+    const refreshing = new Promise<void>((resolve) => {
+      asked = resolve;
+    });
+    let calls = 0;
+    const client = track(
+      new PnsClient({
+        url: server.url,
+        hold: 5,
+        fetch: counting,
+        sid: async () => {
+          if (++calls === 1) return 'not-a-token';
+          asked();
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          return createToken({ secret, user: 'n-stop' });
+        },
+      }),
+    );
+    await client.start();
+    await refreshing;
+    client.stop();
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.deepEqual([calls, requests], [2, 1]);
   });
 
   it('can be started again after its token source failed at start', async () => {
