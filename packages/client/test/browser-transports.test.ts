@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { browserSkip, delay, heldConnections, mintToken, publish, waitFor } from './support/browser.js';
+import { browserSkip, delay, expiredToken, heldConnections, mintToken, publish, waitFor } from './support/browser.js';
 import { useBrowserSuite } from './support/browser-suite.js';
 import { clientState, openClientPage, pageLog, type StartConfig, startClient } from './support/client-page.js';
 import type { ProxyBehaviour } from './support/transport-proxy.js';
@@ -76,6 +76,23 @@ describe('PnsClient in Chromium: transports', { timeout: 240_000, skip: browserS
         await assertHealthy([page]);
       });
 
+      it('renews a token the server refuses at connect time through sid(), without blaming the transport', async () => {
+        const user = `renew-${transport}`;
+        const valid = await mintToken(user);
+        const start = (await (await fetch(`${suite.pns.url}/pns/poll?sid=${valid}&hold=0`)).json()) as { cursor: string };
+        const ids = await publishSeries(user, user, 2);
+        const [page] = (await tabs(await newContext(), [
+          { url: suite.pns.url, sids: [expiredToken(user), valid], cursor: start.cursor, hold: 10, transport },
+        ])) as [Page];
+        await waitForIds([page], ids, 10_000);
+        await assertIds([page], ids);
+        const log = await pageLog(page);
+        assert.equal(log.sidCalls, 2);
+        assert.deepEqual([log.errors, log.expired], [[], []]);
+        assert.deepEqual(log.transports, [transport]);
+        await assertHealthy([page]);
+      });
+
       it('shares one connection among the tabs of a user', async () => {
         const config: StartConfig = { url: suite.pns.url, sid: await mintToken(`tabs-${transport}`), hold: 10, transport };
         const pages = await tabs(await newContext(), [config, config, config]);
@@ -123,6 +140,19 @@ describe('PnsClient in Chromium: transports', { timeout: 240_000, skip: browserS
       });
     }
 
+    it('does not blame WebSocket for a token pns refuses: it renews the token and stays on WebSocket', async () => {
+      const valid = await mintToken('auto-renew');
+      const start = (await (await fetch(`${suite.pns.url}/pns/poll?sid=${valid}&hold=0`)).json()) as { cursor: string };
+      const ids = await publishSeries('auto-renew', 'auto-renew', 2);
+      const [page] = (await tabs(await newContext(), [
+        { url: suite.pns.url, sids: [expiredToken('auto-renew'), valid], cursor: start.cursor, hold: 10, transport: 'auto' },
+      ])) as [Page];
+      await waitForIds([page], ids, 10_000);
+      await held('websocket', 1);
+      const log = await pageLog(page);
+      assert.deepEqual([log.sidCalls, log.transports], [2, ['websocket']]);
+    });
+
     it('remembers what worked for the tab: a reload starts on SSE without trying WebSocket again', async () => {
       const proxy = await transportProxy(noUpgrades);
       const config: StartConfig = { url: proxy.url, sid: await mintToken('remember'), hold: 10, transport: 'auto', connectTimeoutMs: 2000 };
@@ -149,7 +179,8 @@ describe('PnsClient in Chromium: transports', { timeout: 240_000, skip: browserS
       const [page] = (await tabs(await newContext(), [
         { url: proxy.url, sid: await mintToken(user), hold: 10, transport: 'auto', connectTimeoutMs: 1500, upgradeAfterMs: 3000 },
       ])) as [Page];
-      await held('longpoll', 1, 30_000);
+      await waitFor('long polling', async () => (await clientState(page)).transport === 'longpoll', 30_000);
+      await held('longpoll', 1);
       // A steady stream of messages for the whole switch: the network starts allowing upgrades halfway.
       const series = publishSeries(user, 'switch', 60, 100);
       await delay(1500);
