@@ -68,9 +68,23 @@ describe('GET /pns/sse', { timeout: 30_000 }, () => {
       stream.close();
     });
 
-    it('sends a keep-alive comment on a quiet stream', async () => {
+    it('says how often it sends a ping event on a quiet stream, and sends it', async () => {
       const stream = await openSse(sseUrl(t, await t.token('sse-quiet')));
-      await waitFor(() => stream.comments >= 2, 5000, 'two heartbeats');
+      await readyId(stream);
+      assert.deepEqual(JSON.parse(stream.events.find((e) => e.event === 'live')?.data as string), { heartbeat: 0.2 });
+      await waitFor(() => stream.events.filter((e) => e.event === 'ping').length >= 2, 5000, 'two heartbeats');
+      assert.deepEqual(JSON.parse(stream.events.find((e) => e.event === 'ping')?.data as string), {});
+      stream.close();
+    });
+
+    it('gives a gap with nothing after it the position after it', async () => {
+      const sid = await t.token('sse-gap-only');
+      const foreign = encodeCursor(new Map([['user:sse-gap-only', { epoch: 'another-process', offset: '7' }]]));
+      const stream = await openSse(sseUrl(t, sid, `&cursor=${encodeURIComponent(foreign)}`));
+      await readyId(stream);
+      const gap = stream.events.find((e) => e.event === 'gap');
+      assert.ok(gap?.id, 'the gap event carries an id');
+      assert.notEqual(gap.id, foreign);
       stream.close();
     });
 

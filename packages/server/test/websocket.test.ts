@@ -128,6 +128,10 @@ describe('GET /pns/ws', { timeout: 30_000 }, () => {
       (silent.socket as unknown as { _socket: { pause(): void } })._socket.pause();
       await waitFor(() => t.server.hub.stats().subscriptions === before - 1, 5000, 'the silent peer closed');
       assert.equal(live.socket.readyState, WebSocket.OPEN);
+      // Pages cannot see pings: a c:0 frame goes with each, and the first frame says how often.
+      assert.equal((live.frames[0] as PollResponse & { heartbeat?: number }).heartbeat, 0.2);
+      await waitFor(() => live.frames.length >= 3, 5000, 'heartbeat frames');
+      for (const frame of live.frames.slice(1)) assert.deepEqual([frame.c, frame.cursor], [0, live.frames[0]?.cursor]);
       live.socket.close();
       silent.socket.terminate();
     });

@@ -105,7 +105,7 @@ export const optionTable = {
     flag: 'sse-heartbeat-seconds',
     schema: seconds,
     default: '15',
-    help: 'Comment sent on every SSE stream this often, so proxies keep it open',
+    help: 'A ping event on every SSE stream this often, so proxies keep it and clients see it live',
   },
   wsPingSeconds: {
     env: 'PNS_WS_PING_SECONDS',

@@ -30,8 +30,8 @@ export class MessageRenderer {
     return `{"c":${delivery.entries.length},"msg":[${messages}],"cursor":${JSON.stringify(cursor)}${flags}}`;
   }
 
-  /** An answer with nothing new (hold ended, superseded, shutting down). */
-  emptyBody(cursor: string, superseded = false): string {
-    return `{"c":0,"msg":[],"cursor":${JSON.stringify(cursor)}${superseded ? ',"superseded":true' : ''}}`;
+  /** An answer with nothing new (hold ended, superseded, shutting down); `extra` is appended as it is (`,"k":v`). */
+  emptyBody(cursor: string, superseded = false, extra = ''): string {
+    return `{"c":0,"msg":[],"cursor":${JSON.stringify(cursor)}${superseded ? ',"superseded":true' : ''}${extra}}`;
   }
 }

@@ -24,7 +24,8 @@ export function createSseTransport(): Transport {
     name: 'sse',
     register(context: TransportContext): void {
       context.rawRoutes.get('/pns/sse', (exchange, query) => openStream(context, exchange, query, streams));
-      streams.start(context.config.sseHeartbeatSeconds * 1000, (stream) => stream.write(': keep-alive\n\n'));
+      // An event, not a comment: a client can see it, and so tell a quiet stream from a dead one.
+      streams.start(context.config.sseHeartbeatSeconds * 1000, (stream) => stream.write('event: ping\ndata: {}\n\n'));
     },
     close(): void {
       streams.stop();
@@ -77,13 +78,14 @@ class EventStream implements SubscriberSink {
 
   deliver(delivery: Delivery): void {
     const { renderer } = this.context;
-    let out = '';
-    if (delivery.gap) out += `event: gap\ndata: {"gap":true}\n\n`;
+    const empty = delivery.entries.length === 0;
+    // A gap alone carries the position after it, so a stream cut right after it does not report it again.
+    let out = !delivery.gap ? '' : empty ? `id: ${encodeCursor(delivery.positions)}\nevent: gap\ndata: {"gap":true}\n\n` : `event: gap\ndata: {"gap":true}\n\n`;
     forEachPositions(delivery, (index, positions) => {
       const entry = delivery.entries[index];
       if (entry) out += `id: ${encodeCursor(positions)}\ndata: ${renderer.messageJson(entry)}\n\n`;
     });
-    if (delivery.entries.length === 0) out += `id: ${encodeCursor(delivery.positions)}\n\n`;
+    if (empty && !delivery.gap) out += `id: ${encodeCursor(delivery.positions)}\n\n`;
     this.write(out);
   }
 
@@ -101,11 +103,13 @@ class EventStream implements SubscriberSink {
 
   /**
    * Everything retained was sent: the current position becomes the last event id, so a reconnect misses nothing,
-   * and a `live` event tells the client that events reach it (a buffering proxy would hold this one back).
+   * and a `live` event tells the client that events reach it (a buffering proxy would hold this one back) and how
+   * often to expect a `ping` event.
    */
   waiting(): void {
     const subscription = this.subscription as Subscription;
-    this.write(`id: ${encodeCursor(subscription.positions)}\nevent: live\ndata: {}\n\n`);
+    const heartbeat = this.context.config.sseHeartbeatSeconds;
+    this.write(`id: ${encodeCursor(subscription.positions)}\nevent: live\ndata: {"heartbeat":${heartbeat}}\n\n`);
   }
 
   /** Ends the stream when the session's token stops being accepted. */

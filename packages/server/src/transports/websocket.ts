@@ -88,6 +88,8 @@ class SocketSubscriber implements SubscriberSink {
   subscription: Subscription | undefined;
   closing = false;
   private alive = true;
+  /** The first frame went out: from then on every ping comes with a frame the page can see. */
+  private caughtUp = false;
   private expiry: NodeJS.Timeout | undefined;
 
   constructor(
@@ -116,13 +118,21 @@ class SocketSubscriber implements SubscriberSink {
     this.close(wsCloseCodes.error, 'BACKEND_UNAVAILABLE');
   }
 
-  /** Everything retained was sent: the client learns where it stands, so a reconnect misses nothing. */
+  /**
+   * Everything retained was sent: the client learns where it stands, so a reconnect misses nothing, and how often
+   * to expect a frame at the least (`heartbeat`, seconds).
+   */
   waiting(): void {
     const subscription = this.subscription as Subscription;
-    this.send(this.context.renderer.emptyBody(encodeCursor(subscription.positions)));
+    this.caughtUp = true;
+    const heartbeat = `,"heartbeat":${this.context.config.wsPingSeconds}`;
+    this.send(this.context.renderer.emptyBody(encodeCursor(subscription.positions), false, heartbeat));
   }
 
-  /** Pings; a peer that did not answer the previous ping is gone (a dead network path, a frozen tab). */
+  /**
+   * Pings; a peer that did not answer the previous ping is gone (a dead network path, a frozen tab). A `c: 0`
+   * frame goes with it, because browsers hide pings from pages: it is how a client sees that the stream is alive.
+   */
   ping(): void {
     if (!this.alive) {
       this.socket.terminate();
@@ -130,6 +140,8 @@ class SocketSubscriber implements SubscriberSink {
     }
     this.alive = false;
     this.socket.ping();
+    const subscription = this.subscription;
+    if (this.caughtUp && subscription && !subscription.closed) this.send(this.context.renderer.emptyBody(encodeCursor(subscription.positions)));
   }
 
   expireAt(expiresAt: number): void {
