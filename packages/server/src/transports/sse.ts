@@ -80,7 +80,11 @@ class EventStream implements SubscriberSink {
     const { renderer } = this.context;
     const empty = delivery.entries.length === 0;
     // A gap alone carries the position after it, so a stream cut right after it does not report it again.
-    let out = !delivery.gap ? '' : empty ? `id: ${encodeCursor(delivery.positions)}\nevent: gap\ndata: {"gap":true}\n\n` : `event: gap\ndata: {"gap":true}\n\n`;
+    let out = !delivery.gap
+      ? ''
+      : empty
+        ? `id: ${encodeCursor(delivery.positions)}\nevent: gap\ndata: {"gap":true}\n\n`
+        : `event: gap\ndata: {"gap":true}\n\n`;
     forEachPositions(delivery, (index, positions) => {
       const entry = delivery.entries[index];
       if (entry) out += `id: ${encodeCursor(positions)}\ndata: ${renderer.messageJson(entry)}\n\n`;

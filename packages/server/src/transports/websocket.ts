@@ -141,7 +141,8 @@ class SocketSubscriber implements SubscriberSink {
     this.alive = false;
     this.socket.ping();
     const subscription = this.subscription;
-    if (this.caughtUp && subscription && !subscription.closed) this.send(this.context.renderer.emptyBody(encodeCursor(subscription.positions)));
+    if (this.caughtUp && subscription && !subscription.closed)
+      this.send(this.context.renderer.emptyBody(encodeCursor(subscription.positions)));
   }
 
   expireAt(expiresAt: number): void {
