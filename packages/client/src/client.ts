@@ -79,6 +79,8 @@ export class PnsClient {
   private currentTransport: TransportName | undefined;
   private group: TabGroup | undefined;
   private started = false;
+  /** Counts start() calls, so a start() whose token arrives after stop() and another start() gives way. */
+  private generation = 0;
   /** Shared by the tabs of a group (the leader's), so a takeover before the first answer loses nothing. */
   private comeFrom: string;
 
@@ -133,15 +135,17 @@ export class PnsClient {
   async start(cursor?: string): Promise<void> {
     if (this.started) return;
     this.started = true;
+    const generation = ++this.generation;
     this.currentCursor = cursor ?? this.currentCursor;
     let sid: string;
     try {
       sid = await this.sid(false);
     } catch (error) {
-      this.started = false;
+      if (generation === this.generation) this.started = false;
       throw error;
     }
-    if (!this.started) return; // stopped while the token was being fetched
+    // Stopped while the token was being fetched (and maybe started again: that start() goes on, not this one).
+    if (!this.started || generation !== this.generation) return;
     if (this.options.share !== false && TabGroup.supported()) {
       const who = tokenSubject(sid) ?? channelKey(sid);
       const name = `pns|${this.options.url}|${who}|${[...this.channels()].sort().join(',')}`;

@@ -2,7 +2,7 @@ import type { PollResponse } from '@pns/protocol';
 import { type PnsClientError, type PollResult, requestPoll } from './poll-request.js';
 import { type Decision, decide, type PollOutcome, type RetryOptions } from './retry-policy.js';
 import { openSseLink } from './sse-link.js';
-import type { StreamEnd, StreamLink, TransportName } from './stream-link.js';
+import type { StreamEnd, StreamHandlers, StreamLink, TransportName } from './stream-link.js';
 import { TransportChoice, type TransportChoiceOptions } from './transport-choice.js';
 import { openWebSocketLink } from './websocket-link.js';
 
@@ -66,6 +66,8 @@ export class Connection {
   private cursorDropped = false;
   private controller: AbortController | undefined;
   private link: { close(): void } | undefined;
+  /** TransportChoice asked for a try of a better transport during the current attempt. */
+  private trialDue = false;
   private wake: (() => void) | undefined;
   private lastError: PnsClientError | undefined;
   private readonly choice: TransportChoice;
@@ -80,7 +82,10 @@ export class Connection {
     this.choice = new TransportChoice({
       ...options.transport,
       available: (name) => (name === 'websocket' ? !!options.WebSocket : name === 'sse' ? !!options.EventSource : true),
-      onUpgradeDue: () => this.interrupt(),
+      onUpgradeDue: () => {
+        this.trialDue = true;
+        this.interrupt();
+      },
     });
   }
 
@@ -93,7 +98,12 @@ export class Connection {
     this.running = true;
     globalThis.addEventListener?.('online', this.onOnline);
     globalThis.addEventListener?.('offline', this.onOffline);
-    void this.run();
+    this.run().catch((error: unknown) => {
+      // Not expected to happen; if it does, the application hears of it instead of a connection that silently stops.
+      this.detach();
+      this.options.onStatus('stopped');
+      this.options.onStop('fatal', { code: 'CLIENT_ERROR', status: undefined, message: String(error) });
+    });
   }
 
   stop(): void {
@@ -120,10 +130,11 @@ export class Connection {
       }
       this.options.onStatus('polling');
       const sentCursor = this.cursor !== undefined;
+      this.trialDue = false;
       const attempt = await this.attempt(transport, refresh || this.refreshPending);
       refresh = false;
       if (!this.running) return;
-      if (this.choice.current() !== transport) continue; // ended to try a better transport: no one's fault
+      if (this.trialDue) continue; // ended to try a better transport: no one's fault
       if (attempt.blame) this.choice.failed(attempt.blame);
       const { outcome } = attempt;
       if (outcome.kind === 'network') this.failures++;
@@ -172,17 +183,23 @@ export class Connection {
       return { outcome: { kind: 'network', retryAfterMs: undefined } };
     }
     // stop() while the token was on its way: nothing may go out after it (a request the server would hold for nothing).
-    if (!this.running) return { outcome: idle };
+    if (!this.running || this.trialDue) return { outcome: idle };
     if (transport === 'longpoll' || this.cursor === undefined) {
       // Without a cursor, ask for one at once (hold=0) instead of holding: a tab that takes over, or a
       // reconnect, then always has a position to resume from, never the server's "now".
-      return { outcome: await this.poll(sid, this.cursor === undefined ? 0 : this.options.holdSeconds) };
+      const outcome = await this.poll(sid, this.cursor === undefined ? 0 : this.options.holdSeconds);
+      if (outcome.kind === 'answer') this.choice.live(transport); // for long polling, an answer proves it works
+      return { outcome };
     }
     const stream = await this.stream(transport, sid, this.cursor);
-    if (stream.outcome || !this.running || this.choice.current() !== transport) return { outcome: stream.outcome ?? idle };
-    // The stream could not start, or died young: a poll with the same cursor tells whose fault it was.
+    if (stream.outcome || !this.running || this.trialDue) return { outcome: stream.outcome ?? idle };
+    // The stream could not start, or died young: a poll with the same cursor tells whose fault it was. Spread
+    // over the base wait, so the clients of a connection-cutting proxy or node do not all ask at once.
+    await this.sleep(Math.random() * this.options.retryBaseMs, false);
+    if (!this.running || this.trialDue) return { outcome: idle };
     const check = await this.poll(sid, 0);
-    return check.kind === 'answer' ? { outcome: check, blame: transport } : { outcome: check };
+    // pns answered while the stream failed: the transport is to blame, and it backs off like a network error.
+    return check.kind === 'answer' ? { outcome: { kind: 'network', retryAfterMs: undefined }, blame: transport } : { outcome: check };
   }
 
   private async poll(sid: string, holdSeconds: number): Promise<PollOutcome> {
@@ -211,46 +228,71 @@ export class Connection {
   }
 
   /**
-   * Runs one stream until it ends. Resolves with the retry policy's outcome when pns ended it or it lived long
-   * enough, and with no outcome when it failed to start or died young.
+   * Runs one stream until it ends. Resolves with the retry policy's outcome when pns ended it or it had become
+   * stable, and with no outcome when it failed to start or died young. A live stream that shows nothing for two
+   * heartbeats (and 5 s) is taken for dead: a cut path does not always close the socket.
    */
   private stream(transport: 'websocket' | 'sse', sid: string, cursor: string): Promise<{ outcome?: PollOutcome }> {
     const { options } = this;
     return new Promise((resolve) => {
-      let liveAt: number | undefined;
+      let stable = false;
       let finished = false;
-      const connectTimer = setTimeout(() => finish({ kind: 'closed' }), options.connectTimeoutMs);
+      let idleMs = 0;
+      let link: StreamLink | undefined;
+      let stableTimer: ReturnType<typeof setTimeout> | undefined;
+      let idleTimer: ReturnType<typeof setTimeout> | undefined;
+      const handle = { close: () => finish({ kind: 'closed' }) };
       const finish = (end: StreamEnd): void => {
         if (finished) return;
         finished = true;
         clearTimeout(connectTimer);
-        link.close();
-        if (this.link === link) this.link = undefined;
-        resolve({ outcome: this.streamOutcome(end, liveAt) });
+        clearTimeout(stableTimer);
+        clearTimeout(idleTimer);
+        link?.close();
+        if (this.link === handle) this.link = undefined;
+        resolve({ outcome: this.streamOutcome(end, stable) });
       };
-      const handlers = {
-        live: () => {
-          clearTimeout(connectTimer);
-          liveAt = Date.now();
-          this.failures = 0;
-          this.refreshed = false;
-          this.choice.live(transport);
+      /** Anything from pns: the stream works (a buffering proxy lets nothing through), and is not dead yet. */
+      const alive = (): void => {
+        clearTimeout(connectTimer);
+        if (idleMs === 0 || finished) return;
+        clearTimeout(idleTimer);
+        idleTimer = setTimeout(handle.close, idleMs);
+      };
+      const connectTimer = setTimeout(handle.close, options.connectTimeoutMs);
+      const handlers: StreamHandlers = {
+        live: (heartbeatSeconds) => {
+          this.refreshed = false; // the token works
+          idleMs = heartbeatSeconds > 0 ? heartbeatSeconds * 2000 + 5000 : 0;
+          alive();
+          // Only a stream that lasts counts as working: one that dies young, again and again, is stepped down from.
+          stableTimer = setTimeout(() => {
+            stable = true;
+            this.failures = 0;
+            this.choice.live(transport);
+          }, options.stableAfterMs);
         },
+        alive,
         answer: (body: PollResponse) => {
+          alive();
           this.cursor = body.cursor;
           options.onAnswer(body);
         },
         end: finish,
       };
-      const link: StreamLink =
-        transport === 'websocket'
-          ? openWebSocketLink(options.WebSocket as typeof WebSocket, options.url, sid, cursor, options.channels, handlers)
-          : openSseLink(options.EventSource as typeof EventSource, options.url, sid, cursor, options.channels, handlers);
-      this.link = { close: () => finish({ kind: 'closed' }) };
+      this.link = handle;
+      try {
+        link =
+          transport === 'websocket'
+            ? openWebSocketLink(options.WebSocket as typeof WebSocket, options.url, sid, cursor, options.channels, handlers)
+            : openSseLink(options.EventSource as typeof EventSource, options.url, sid, cursor, options.channels, handlers);
+      } catch {
+        finish({ kind: 'closed' }); // a URL the class refuses (a relative one, ws: from https): this transport cannot work
+      }
     });
   }
 
-  private streamOutcome(end: StreamEnd, liveAt: number | undefined): PollOutcome | undefined {
+  private streamOutcome(end: StreamEnd, stable: boolean): PollOutcome | undefined {
     const holdMs = this.options.holdSeconds * 1000;
     switch (end.kind) {
       case 'shutdown':
@@ -266,9 +308,9 @@ export class Connection {
       case 'slow':
         return { kind: 'answer', superseded: false, holdMs };
       case 'closed':
-        if (!this.running || liveAt === undefined || Date.now() - liveAt < this.options.stableAfterMs) return undefined;
-        // A stream that had lived a while was cut: come back soon, spread out (not all clients of a crashed node at once).
-        return { kind: 'network', retryAfterMs: undefined };
+        if (!this.running || !stable) return undefined;
+        // A stream that had lasted was cut: come back soon, spread over 0.5–3 s (not all clients of a crashed node at once).
+        return { kind: 'network', retryAfterMs: 500 + Math.round(Math.random() * 2500) };
     }
   }
 

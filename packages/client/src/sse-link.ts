@@ -51,20 +51,16 @@ export function openSseLink(
     handlers.answer({ c: 1, msg: [message as PnsMessage], cursor: cursorOf(event) });
   });
   on('live', (event) => {
-    handlers.live();
+    const heartbeat = dataField(event, 'heartbeat');
+    handlers.live(typeof heartbeat === 'number' && heartbeat > 0 ? heartbeat : 0);
     handlers.answer({ c: 0, msg: [], cursor: cursorOf(event) });
   });
+  on('ping', () => handlers.alive());
   on('gap', (event) => handlers.answer({ c: 0, msg: [], cursor: cursorOf(event), gap: true }));
   on('end', (event) => {
     const before = last;
     if (cursorOf(event) !== before) handlers.answer({ c: 0, msg: [], cursor: last });
-    let reason: unknown;
-    try {
-      reason = (JSON.parse(event.data) as { reason?: unknown }).reason;
-    } catch {
-      reason = undefined;
-    }
-    end(endReasons[String(reason)] ?? { kind: 'closed' });
+    end(endReasons[String(dataField(event, 'reason'))] ?? { kind: 'closed' });
   });
   source.onerror = () => end({ kind: 'closed' });
   return {
@@ -73,4 +69,13 @@ export function openSseLink(
       source.close();
     },
   };
+}
+
+/** One field of an event's JSON data; undefined when the data is not a JSON object. */
+function dataField(event: MessageEvent<string>, name: string): unknown {
+  try {
+    return (JSON.parse(event.data) as Record<string, unknown> | null)?.[name];
+  } catch {
+    return undefined;
+  }
 }

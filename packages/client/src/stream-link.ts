@@ -17,8 +17,10 @@ export type StreamEnd =
   | { kind: 'slow' };
 
 export interface StreamHandlers {
-  /** Events reach the client: everything retained after its cursor was sent. */
-  live(): void;
+  /** Events reach the client: everything retained after its cursor was sent. pns sends something at least every `heartbeatSeconds` (0: unknown). */
+  live(heartbeatSeconds: number): void;
+  /** A heartbeat from pns. */
+  alive(): void;
   /** Messages, a new cursor, or a gap, in the shape of a poll answer. */
   answer(body: PollResponse): void;
   /** Called once; not called after `close()`. */

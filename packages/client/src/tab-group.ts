@@ -37,6 +37,8 @@ export class TabGroup {
     this.channel.onmessage = (event: MessageEvent<TabMessage>) => handlers.receive(event.data);
     navigator.locks
       .request(name, { signal: this.abort.signal }, () => {
+        // Granted just as leave() was called: give the lock back at once instead of holding it for ever.
+        if (this.abort.signal.aborted) return undefined;
         handlers.lead();
         return new Promise<void>((resolve) => {
           this.release = resolve;

@@ -36,6 +36,9 @@ export class TransportChoice {
   private failures: number[] = [];
   private upgradeAfterMs: number;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** What storage holds, as far as this knows: written only when it changes. */
+  private remembered: TransportName | undefined;
+  private disposed = false;
   private readonly random: () => number;
 
   constructor(private readonly options: TransportChoiceOptions) {
@@ -53,15 +56,20 @@ export class TransportChoice {
     return this.order[this.index] as TransportName;
   }
 
-  /** The transport is up: reset its failures, and remember it. */
+  /**
+   * The transport works (a stream that lasted, a poll answered): reset its failures, remember it, and if it is a
+   * lesser one, plan a try of the best one. Planning only now means a transport is judged before anything else is tried.
+   */
   live(name: TransportName): void {
-    if (name !== this.current()) return;
+    if (name !== this.current() || this.disposed) return;
     this.failures = [];
     if (this.trialFrom !== undefined) {
       this.trialFrom = undefined;
       this.upgradeAfterMs = this.options.upgradeAfterMs;
     }
-    writeStorage(this.options, name);
+    if (this.remembered !== name) writeStorage(this.options, name);
+    this.remembered = name;
+    if (this.index > 0 && this.timer === undefined) this.planTrial();
   }
 
   /** The transport could not connect, or died soon after connecting, while pns itself answered. */
@@ -79,17 +87,23 @@ export class TransportChoice {
   }
 
   dispose(): void {
+    this.disposed = true;
     clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   private stepTo(index: number): void {
     this.index = index;
     this.failures = [];
     clearTimeout(this.timer);
-    if (index === 0) return;
+    this.timer = undefined;
+  }
+
+  private planTrial(): void {
     // Spread over +20 %, so tabs that fell back together do not all try again at the same moment.
     const delayMs = this.upgradeAfterMs * (1 + 0.2 * this.random());
     this.timer = setTimeout(() => {
+      this.timer = undefined;
       this.trialFrom = this.index;
       this.index = 0;
       this.failures = [];

@@ -18,7 +18,9 @@ export function openWebSocketLink(
   channels: readonly string[],
   handlers: StreamHandlers,
 ): StreamLink {
-  const socket = new WebSocketClass(streamUrl(base.replace(/^http/, 'ws'), '/pns/ws', sid, cursor, channels));
+  // WebSocket needs an absolute ws: or wss: URL; `url` may be relative to the page (`/push`).
+  const absolute = new URL(base, globalThis.location?.href).href.replace(/\/+$/, '').replace(/^http/, 'ws');
+  const socket = new WebSocketClass(streamUrl(absolute, '/pns/ws', sid, cursor, channels));
   let live = false;
   let ended = false;
   const end = (how: StreamEnd): void => {
@@ -39,7 +41,8 @@ export function openWebSocketLink(
     if (!isPollAnswer(body)) return end({ kind: 'closed' }); // not pns: something in between speaks WebSocket
     if (!live) {
       live = true;
-      handlers.live();
+      const heartbeat = (body as { heartbeat?: unknown }).heartbeat;
+      handlers.live(typeof heartbeat === 'number' && heartbeat > 0 ? heartbeat : 0);
     }
     handlers.answer(body);
   };

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
 import { browserSkip, freePort, heldPolls, mintToken, publish, startPns, waitFor } from './support/browser.js';
 import { useBrowserSuite } from './support/browser-suite.js';
-import { clientState, pageLog } from './support/client-page.js';
+import { clientState, openClientPage, pageLog } from './support/client-page.js';
 
 describe('PnsClient in Chromium', { timeout: 150_000, skip: browserSkip }, () => {
   const suite = useBrowserSuite();
@@ -150,6 +150,32 @@ describe('PnsClient in Chromium', { timeout: 150_000, skip: browserSkip }, () =>
       await publish(suite.pns.url, { to: 'user:early', type: 70, id: 'e-2' });
       await waitForIds(pages, ['e-2']);
       await assertIds(pages, ['e-1', 'e-2']);
+    });
+
+    it('start(), stop() and start() again at once (a remounting UI) leave no tab lock behind', async () => {
+      const sid = await mintToken('remount');
+      const context = await newContext();
+      const first = await context.newPage();
+      await openClientPage(first, suite.web.origin);
+      await first.evaluate(
+        ({ url, token }) => {
+          const slowSid = (): Promise<string> => new Promise((resolve) => setTimeout(() => resolve(token), 100));
+          const client = new (
+            window as unknown as { Pns: { PnsClient: new (o: object) => { start(): Promise<void>; stop(): void } } }
+          ).Pns.PnsClient({ url, sid: slowSid, transport: 'longpoll', hold: 10 });
+          (window as unknown as { remount: unknown }).remount = client;
+          void client.start();
+          client.stop();
+          return client.start();
+        },
+        { url: suite.pns.url, token: sid },
+      );
+      await heldSettles(1);
+      await first.evaluate(() => (window as unknown as { remount: { stop(): void } }).remount.stop());
+      await heldSettles(0);
+      const [second] = (await tabs(context, [{ url: suite.pns.url, sid, hold: 10 }])) as [Page];
+      await waitFor('the new tab to lead', async () => (await clientState(second)).leader, 5000);
+      await heldSettles(1);
     });
 
     it('tabs of different users never share a poll', async () => {

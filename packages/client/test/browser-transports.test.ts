@@ -158,7 +158,8 @@ describe('PnsClient in Chromium: transports', { timeout: 240_000, skip: browserS
       const config: StartConfig = { url: proxy.url, sid: await mintToken('remember'), hold: 10, transport: 'auto', connectTimeoutMs: 2000 };
       const [page] = (await tabs(await newContext(), [config])) as [Page];
       await held('sse', 1, 30_000);
-      await waitFor('SSE remembered', () => page.evaluate(() => Object.values(sessionStorage).includes('sse')));
+      // Remembered once it has lasted 10 s: a transport that dies young is not worth remembering.
+      await waitFor('SSE remembered', () => page.evaluate(() => Object.values(sessionStorage).includes('sse')), 15_000);
       const refused = proxy.counts.refusedUpgrades;
       assert.ok(refused >= 1);
       await page.reload();

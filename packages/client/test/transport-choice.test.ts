@@ -152,10 +152,12 @@ describe('TransportChoice', () => {
       const { choice: made, upgrades } = choice({ available: (name) => name !== 'sse' });
       fail(made, 'websocket', 2);
       assert.equal(made.current(), 'longpoll');
+      made.live('longpoll');
       t.mock.timers.tick(1000);
       assert.equal(made.current(), 'websocket');
       made.failed('websocket', 10_000);
       assert.equal(made.current(), 'longpoll');
+      made.live('longpoll');
       t.mock.timers.tick(1999);
       assert.equal(upgrades.length, 1);
       t.mock.timers.tick(1);
@@ -163,11 +165,25 @@ describe('TransportChoice', () => {
       made.dispose();
     });
 
+    it('plans no try before the lesser transport has worked', (t: TestContext) => {
+      t.mock.timers.enable({ apis: ['setTimeout'] });
+      const { choice: made, upgrades } = choice();
+      fail(made, 'websocket', 2);
+      fail(made, 'sse', 1, 5000);
+      t.mock.timers.tick(10_000);
+      assert.deepEqual([made.current(), upgrades.length], ['sse', 0]);
+      made.live('sse');
+      t.mock.timers.tick(1000);
+      assert.deepEqual([made.current(), upgrades.length], ['websocket', 1]);
+    });
+
     it('stops trying once disposed', (t: TestContext) => {
       t.mock.timers.enable({ apis: ['setTimeout'] });
       const { choice: made, upgrades } = choice();
       fail(made, 'websocket', 2);
+      made.live('sse');
       made.dispose();
+      made.live('sse');
       t.mock.timers.tick(10_000);
       assert.deepEqual([made.current(), upgrades.length], ['sse', 0]);
     });

@@ -11,6 +11,8 @@ export interface ProxyBehaviour {
   upgrades: 'pass' | 'refuse';
   /** Hold each answer until it is complete, then send it whole (headers included). */
   buffer: boolean;
+  /** Cut each WebSocket this long after its upgrade (a middlebox that kills long connections). */
+  cutUpgradesAfterMs?: number;
 }
 
 /** What went through the proxy, by pns path (`/pns/poll`, `/pns/sse`, `/pns/ws`). */
@@ -26,6 +28,11 @@ export interface TransportProxy extends RunningServer {
   readonly counts: ProxyCounts;
   /** Cuts every connection open through the proxy (held polls, streams, WebSockets). */
   cutAll(): void;
+  /**
+   * Stops carrying data on every open WebSocket, both ways, and keeps the page's side open whatever pns does: a
+   * path that died without a close reaching the page (a NAT timeout, a network handover).
+   */
+  freezeUpgrades(): void;
 }
 
 const hopByHop = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'proxy-connection', 'upgrade']);
@@ -34,6 +41,7 @@ export async function startTransportProxy(target: string, behaviour: ProxyBehavi
   const targetUrl = new URL(target);
   const counts: ProxyCounts = { polls: 0, sse: 0, upgrades: 0, refusedUpgrades: 0 };
   const open = new Set<Duplex>();
+  const tunnels = new Set<{ socket: Socket; upstream: Socket; frozen: boolean }>();
   const track = (socket: Duplex): void => {
     open.add(socket);
     socket.on('close', () => open.delete(socket));
@@ -87,10 +95,14 @@ export async function startTransportProxy(target: string, behaviour: ProxyBehavi
       socket.pipe(upstream);
     });
     track(upstream);
+    const tunnel = { socket, upstream, frozen: false };
+    tunnels.add(tunnel);
     const cut = (): void => {
+      tunnels.delete(tunnel);
       upstream.destroy();
-      socket.destroy();
+      if (!tunnel.frozen) socket.destroy();
     };
+    if (proxy.behaviour.cutUpgradesAfterMs !== undefined) setTimeout(cut, proxy.behaviour.cutUpgradesAfterMs);
     upstream.on('error', cut);
     socket.on('error', cut);
     upstream.on('close', cut);
@@ -109,6 +121,13 @@ export async function startTransportProxy(target: string, behaviour: ProxyBehavi
     behaviour: { ...behaviour },
     counts,
     cutAll,
+    freezeUpgrades: () => {
+      for (const tunnel of tunnels) {
+        tunnel.frozen = true;
+        tunnel.upstream.unpipe(tunnel.socket);
+        tunnel.socket.unpipe(tunnel.upstream);
+      }
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
