@@ -281,11 +281,12 @@ export class Connection {
         end: finish,
       };
       this.link = handle;
+      const target = { base: options.url, sid, cursor, channels: options.channels };
       try {
         link =
           transport === 'websocket'
-            ? openWebSocketLink(options.WebSocket as typeof WebSocket, options.url, sid, cursor, options.channels, handlers)
-            : openSseLink(options.EventSource as typeof EventSource, options.url, sid, cursor, options.channels, handlers);
+            ? openWebSocketLink(options.WebSocket as typeof WebSocket, target, handlers)
+            : openSseLink(options.EventSource as typeof EventSource, target, handlers);
       } catch {
         finish({ kind: 'closed' }); // a URL the class refuses (a relative one, ws: from https): this transport cannot work
       }

@@ -1,5 +1,5 @@
 import type { PnsMessage } from '@pns/protocol';
-import { type StreamEnd, type StreamHandlers, type StreamLink, streamUrl } from './stream-link.js';
+import { type StreamEnd, type StreamHandlers, type StreamLink, type StreamTarget, streamUrl } from './stream-link.js';
 
 const endReasons: Record<string, StreamEnd> = {
   shutdown: { kind: 'shutdown' },
@@ -13,16 +13,9 @@ const endReasons: Record<string, StreamEnd> = {
  * reconnecting is not used (it cannot refresh a token or fall back): the first error closes the stream, and the
  * client reconnects with the last id as its cursor.
  */
-export function openSseLink(
-  EventSourceClass: typeof EventSource,
-  base: string,
-  sid: string,
-  cursor: string,
-  channels: readonly string[],
-  handlers: StreamHandlers,
-): StreamLink {
-  const source = new EventSourceClass(streamUrl(base, '/pns/sse', sid, cursor, channels));
-  let last = cursor;
+export function openSseLink(EventSourceClass: typeof EventSource, target: StreamTarget, handlers: StreamHandlers): StreamLink {
+  const source = new EventSourceClass(streamUrl(target, '/pns/sse'));
+  let last = target.cursor;
   let ended = false;
   const end = (how: StreamEnd): void => {
     if (ended) return;

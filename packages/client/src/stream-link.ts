@@ -33,10 +33,19 @@ export interface StreamLink {
   close(): void;
 }
 
-/** `GET /pns/sse` or `/pns/ws` with the poll's query (`sid`, `cursor`, `ch`). */
-export function streamUrl(base: string, path: string, sid: string, cursor: string, channels: readonly string[]): string {
-  const query = new URLSearchParams({ sid, cursor });
-  for (const channel of channels) query.append('ch', channel);
+/** Where a stream connects, and from which position. */
+export interface StreamTarget {
+  /** The server's base URL, without a trailing slash. */
+  base: string;
+  sid: string;
+  cursor: string;
+  channels: readonly string[];
+}
+
+/** `GET /pns/sse` or `/pns/ws` with the poll's query (`sid`, `cursor`, `ch`), on `base` (default: the target's). */
+export function streamUrl(target: StreamTarget, path: string, base = target.base): string {
+  const query = new URLSearchParams({ sid: target.sid, cursor: target.cursor });
+  for (const channel of target.channels) query.append('ch', channel);
   return `${base}${path}?${query}`;
 }
 

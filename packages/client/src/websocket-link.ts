@@ -1,4 +1,4 @@
-import { isPollAnswer, type StreamEnd, type StreamHandlers, type StreamLink, streamUrl } from './stream-link.js';
+import { isPollAnswer, type StreamEnd, type StreamHandlers, type StreamLink, type StreamTarget, streamUrl } from './stream-link.js';
 
 /** pns's close codes (protocol.md section 13) and what each means for the client. */
 const closeCodes: Record<number, StreamEnd> = {
@@ -10,17 +10,10 @@ const closeCodes: Record<number, StreamEnd> = {
 };
 
 /** `GET /pns/ws`: every text frame is a poll answer; the first one comes once the client is caught up. */
-export function openWebSocketLink(
-  WebSocketClass: typeof WebSocket,
-  base: string,
-  sid: string,
-  cursor: string,
-  channels: readonly string[],
-  handlers: StreamHandlers,
-): StreamLink {
+export function openWebSocketLink(WebSocketClass: typeof WebSocket, target: StreamTarget, handlers: StreamHandlers): StreamLink {
   // WebSocket needs an absolute ws: or wss: URL; `url` may be relative to the page (`/push`).
-  const absolute = new URL(base, globalThis.location?.href).href.replace(/\/+$/, '').replace(/^http/, 'ws');
-  const socket = new WebSocketClass(streamUrl(absolute, '/pns/ws', sid, cursor, channels));
+  const absolute = new URL(target.base, globalThis.location?.href).href.replace(/\/+$/, '').replace(/^http/, 'ws');
+  const socket = new WebSocketClass(streamUrl(target, '/pns/ws', absolute));
   let live = false;
   let ended = false;
   const end = (how: StreamEnd): void => {
