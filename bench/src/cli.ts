@@ -15,13 +15,21 @@ export const usage = `Usage: npm run bench -- [--quick] [--only <selection>] [--
   --quick              small levels and short holds (a smoke run)
   --only <selection>   what to run: "targets=<t>,<t>;scenarios=<S>,<S>" (either part alone is fine;
                        repeat --only to add more). Targets: see bench/src/targets/index.ts
-                       (pns, nchan, socket.io, faye); scenarios: A B C D.
+                       (pns, pns-sse, pns-ws, nchan, socket.io, socket.io-ws, faye; socket.io
+                       may be written socketio); scenarios: A B C D.
                        e.g. --only targets=pns,nchan   --only scenarios=B,C   --only "targets=pns;scenarios=A"
   --out <dir>          where results.json and results.md go (default bench/results/<YYYY-MM-DD-HHmm>/)
   --help               this text
 `;
 
 export class CliError extends Error {}
+
+/** The registry's name for `item`: the name itself, or one written without its dots (`socketio-ws` for `socket.io-ws`). */
+function targetNamed(item: string, knownTargets: readonly string[]): string {
+  const found = knownTargets.find((name) => name === item) ?? knownTargets.find((name) => name.replaceAll('.', '') === item);
+  if (found === undefined) throw new CliError(`Unknown target ${item} (known: ${knownTargets.join(', ')})`);
+  return found;
+}
 
 /** Parses the command line; `knownTargets` are the registry's names. */
 export function parseCli(args: string[], knownTargets: readonly string[]): CliOptions {
@@ -49,9 +57,7 @@ export function parseCli(args: string[], knownTargets: readonly string[]): CliOp
         .filter(Boolean);
       if (items.length === 0) throw new CliError(`--only ${selection}: "${part}" lists nothing`);
       if (key === 'targets') {
-        for (const item of items)
-          if (!knownTargets.includes(item)) throw new CliError(`Unknown target ${item} (known: ${knownTargets.join(', ')})`);
-        targets = [...(targets ?? []), ...items];
+        targets = [...(targets ?? []), ...items.map((item) => targetNamed(item, knownTargets))];
       } else {
         const upper = items.map((item) => item.toUpperCase());
         for (const item of upper)

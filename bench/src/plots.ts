@@ -47,8 +47,16 @@ interface Chart {
 }
 
 /** Colour-blind safe (Okabe–Ito); a target keeps its colour in every plot. */
-const targetColours: Record<string, string> = { pns: '#0072B2', nchan: '#D55E00', 'socket.io': '#009E73', faye: '#CC79A7' };
-const spareColours = ['#E69F00', '#56B4E9', '#000000', '#999999'];
+const targetColours: Record<string, string> = {
+  pns: '#0072B2',
+  'pns-sse': '#56B4E9',
+  'pns-ws': '#000000',
+  nchan: '#D55E00',
+  'socket.io': '#009E73',
+  'socket.io-ws': '#E69F00',
+  faye: '#CC79A7',
+};
+const spareColours = ['#999999', '#F0E442'];
 const font = "system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif";
 /** Rough width of a character of 12 px text, for laying out labels. */
 const charWidth = 6.8;

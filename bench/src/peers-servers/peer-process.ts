@@ -181,9 +181,9 @@ export interface PeerServer extends StartedServer {
   readonly poster: JsonPoster;
 }
 
-/** Starts a Node.js peer server script pinned to the server core, with a publishing pool to it. */
-export async function startPeerServer(script: URL, options: TargetOptions): Promise<PeerServer> {
-  const args = ['--hold', String(options.holdSeconds), '--port', String(options.port ?? 0)];
+/** Starts a Node.js peer server script pinned to the server core (`extraArgs` after hold and port), with a publishing pool to it. */
+export async function startPeerServer(script: URL, options: TargetOptions, extraArgs: readonly string[] = []): Promise<PeerServer> {
+  const args = ['--hold', String(options.holdSeconds), '--port', String(options.port ?? 0), ...extraArgs];
   const { child, port } = await startNodePeer(script, args, options.cpu);
   const url = `http://127.0.0.1:${port}`;
   const poster = new JsonPoster(url);

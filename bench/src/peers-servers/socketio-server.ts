@@ -2,7 +2,8 @@
  * Socket.IO 4 peer server for the benchmark, run as its own Node.js process
  * (pinned by the driver with taskset).
  *
- * - transports: polling only (HTTP long polling of Engine.IO);
+ * - transports: polling only (HTTP long polling of Engine.IO), or with
+ *   `--transport websocket` WebSocket only (no polling, no upgrade);
  * - a client emits `join` with `{ user, topic? }` and an ack; the server joins
  *   it to the rooms `u:<user>` and `t:<topic>`, then acks;
  * - POST /publish `{ "to": "<room>", "payload": {...} }` emits `message` with
@@ -11,7 +12,7 @@
  *   latest after that), pingTimeout 60 s: the only timer traffic of an idle
  *   client is one ping/pong per hold.
  *
- * Usage: node socketio-server.js --hold <seconds> [--port <n>] [--host <addr>]
+ * Usage: node socketio-server.js --hold <seconds> [--port <n>] [--host <addr>] [--transport polling|websocket]
  * Prints `{"port": <n>}` on stdout once it listens.
  */
 import http from 'node:http';
@@ -24,8 +25,12 @@ const { values } = parseArgs({
     hold: { type: 'string', default: '120' },
     port: { type: 'string', default: '0' },
     host: { type: 'string', default: '127.0.0.1' },
+    transport: { type: 'string', default: 'polling' },
   },
 });
+if (values.transport !== 'polling' && values.transport !== 'websocket')
+  throw new Error(`--transport ${values.transport}: polling or websocket`);
+const transport = values.transport;
 const holdMs = Math.round(Number(values.hold) * 1000);
 const PING_TIMEOUT_MS = 60_000;
 const MAX_BODY = 1 << 20;
@@ -74,7 +79,8 @@ const httpServer = http.createServer((request, response) => {
 });
 
 const io = new Server(httpServer, {
-  transports: ['polling'],
+  transports: [transport],
+  perMessageDeflate: false,
   allowUpgrades: false,
   pingInterval: holdMs,
   pingTimeout: PING_TIMEOUT_MS,

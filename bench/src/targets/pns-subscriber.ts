@@ -4,34 +4,19 @@
  * server's longest hold, as docs/protocol.md §11 recommends.
  */
 import http from 'node:http';
-import { createToken } from '@pns/publisher';
-import type { BenchPayload, LoadContext, SubscriberFactory } from '../target.js';
-import { benchTokenTtl, pnsSecret } from './pns-config.js';
-
-interface PollAnswer {
-  c: number;
-  msg: { id: string; data: unknown }[];
-  cursor: string;
-  gap?: true;
-  superseded?: true;
-}
-
-interface Settings {
-  holdSeconds: number;
-  localAddress: string | undefined;
-  reportError(kind: string): void;
-}
+import type { BenchPayload, SubscriberFactory } from '../target.js';
+import {
+  backoffMs,
+  errorKind,
+  forEachPayload,
+  type PnsClientSettings,
+  type PnsSubscription,
+  type PollAnswer,
+  pnsSubscriberFactory,
+  retryAfterMs,
+} from './pns-client.js';
 
 type Done = (error: Error | undefined, retryAfterMs?: number) => void;
-
-/** 100 ms doubling up to 1 s, with jitter (50–100 %). */
-function backoffMs(failures: number): number {
-  return Math.min(1000, 100 * 2 ** (failures - 1)) * (0.5 + Math.random() / 2);
-}
-
-function errorKind(error: Error): string {
-  return (error as NodeJS.ErrnoException).code ?? error.message.slice(0, 40);
-}
 
 class Poller {
   /**
@@ -45,12 +30,17 @@ class Poller {
   private closed = false;
   private failures = 0;
 
-  constructor(
-    private readonly server: URL,
-    private readonly basePath: string,
-    private readonly settings: Settings,
-    private readonly onMessage: (payload: BenchPayload) => void,
-  ) {
+  private readonly server: URL;
+  private readonly basePath: string;
+  private readonly settings: PnsClientSettings;
+  private readonly onMessage: (payload: BenchPayload) => void;
+
+  constructor(subscription: PnsSubscription) {
+    const { server, query, settings, onMessage } = subscription;
+    this.server = server;
+    this.basePath = `/pns/poll?${query}`;
+    this.settings = settings;
+    this.onMessage = onMessage;
     this.agent = new http.Agent({
       keepAlive: true,
       maxSockets: 1,
@@ -125,9 +115,7 @@ class Poller {
         response.on('error', (error) => finish(error));
         response.on('end', () => {
           if (response.statusCode !== 200) {
-            const retryAfter = Number(response.headers['retry-after']);
-            const wait = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 + Math.random() * 500 : undefined;
-            finish(new Error(`HTTP ${response.statusCode}`), wait);
+            finish(new Error(`HTTP ${response.statusCode}`), retryAfterMs(response.headers['retry-after']));
             return;
           }
           let answer: PollAnswer;
@@ -138,7 +126,7 @@ class Poller {
             return;
           }
           this.cursor = answer.cursor;
-          if (!this.closed) for (const message of answer.msg) this.onMessage(message.data as BenchPayload);
+          if (!this.closed) forEachPayload(answer, this.onMessage);
           if (answer.superseded) this.settings.reportError('superseded');
           // node:http hands the socket back to the agent on the next tick, after these handlers:
           // poll again after that, or every poll would open a new connection and leave the old one idle.
@@ -152,26 +140,8 @@ class Poller {
   }
 }
 
-function createPnsSubscriberFactory(): SubscriberFactory {
-  let settings: Settings | undefined;
-  const settingsFor = (context: LoadContext): Settings => ({
-    localAddress: context.localAddress,
-    holdSeconds: context.holdSeconds,
-    reportError: context.reportError,
-  });
-  return {
-    init(context) {
-      settings = settingsFor(context);
-    },
-    async subscribe(serverUrl, user, topic, onMessage) {
-      settings ??= settingsFor({ holdSeconds: 120, reportError: () => {} });
-      const sid = await createToken({ secret: pnsSecret, user, topics: topic ? [topic] : [], ttl: benchTokenTtl });
-      const basePath = `/pns/poll?sid=${sid}${topic ? `&ch=topic:${topic}` : ''}`;
-      const poller = new Poller(new URL(serverUrl), basePath, settings, onMessage);
-      await poller.start();
-      return poller;
-    },
-  };
-}
-
-export const factory: SubscriberFactory = createPnsSubscriberFactory();
+export const factory: SubscriberFactory = pnsSubscriberFactory(async (subscription) => {
+  const poller = new Poller(subscription);
+  await poller.start();
+  return poller;
+});

@@ -114,7 +114,8 @@ function forwardOutput(child: ChildProcess): () => string {
   return () => tail;
 }
 
-async function start(options: TargetOptions): Promise<StartedServer> {
+/** Starts `pns serve` pinned to `options.cpu`, with `extraArgs` after the bench's own; resolves once it is ready. */
+async function start(options: TargetOptions, extraArgs: readonly string[] = []): Promise<StartedServer> {
   const port = options.port ?? (await freePort());
   const hold = String(options.holdSeconds);
   const env: NodeJS.ProcessEnv = {};
@@ -122,6 +123,7 @@ async function start(options: TargetOptions): Promise<StartedServer> {
   Object.assign(env, { PNS_SECRET: pnsSecret, PNS_PUBLISH_KEY: pnsPublishKey });
   const args = ['serve', '--host', '127.0.0.1', '--port', String(port), '--hold-seconds', hold, '--max-hold-seconds', hold];
   if (options.drainSeconds !== undefined) args.push('--drain-seconds', String(options.drainSeconds));
+  args.push(...extraArgs);
   const { command, args: argv } = pinnedCommand(options.cpu, [process.execPath, cliPath, ...args, '--log-level', 'warn']);
   const child = spawn(command, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const output = forwardOutput(child);
@@ -151,14 +153,23 @@ function pnsServer(server: StartedServer): PnsServer {
 
 const message = (to: string, payload: BenchPayload): string => `{"to":"${to}","type":"bench","data":${JSON.stringify(payload)}}`;
 
+/**
+ * A pns target: `pns serve` with the memory broker, one process pinned to one core, published to over
+ * HTTP, and subscribers from `subscriberModule` (one per transport). `serveArgs` are added to the
+ * server's command line.
+ */
+export function pnsTargetWith(name: string, subscriberModule: string, serveArgs: (options: TargetOptions) => string[] = () => []): Target {
+  return {
+    name,
+    subscriberModule,
+    drains: true,
+    start: (options) => start(options, serveArgs(options)),
+    publishToUser: (server, user, payload) => pnsServer(server).publish(message(`user:${user}`, payload)),
+    publishToTopic: (server, topic, payload) => pnsServer(server).publish(message(`topic:${topic}`, payload)),
+    publishBatch: (server, messages) =>
+      pnsServer(server).publish(`[${messages.map(({ user, payload }) => message(`user:${user}`, payload)).join(',')}]`),
+  };
+}
+
 /** pns with the memory broker, long polling, one process pinned to one core. */
-export const pnsTarget: Target = {
-  name: 'pns',
-  subscriberModule: './targets/pns-subscriber.js',
-  drains: true,
-  start,
-  publishToUser: (server, user, payload) => pnsServer(server).publish(message(`user:${user}`, payload)),
-  publishToTopic: (server, topic, payload) => pnsServer(server).publish(message(`topic:${topic}`, payload)),
-  publishBatch: (server, messages) =>
-    pnsServer(server).publish(`[${messages.map(({ user, payload }) => message(`user:${user}`, payload)).join(',')}]`),
-};
+export const pnsTarget: Target = pnsTargetWith('pns', './targets/pns-subscriber.js');
