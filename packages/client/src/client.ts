@@ -35,7 +35,7 @@ export interface PnsClientOptions extends Partial<RetryOptions> {
   transport?: TransportSetting;
   /** A stream that shows no sign of life within this is given up (a blocked upgrade, a buffering proxy). Default 5000 ms. */
   connectTimeoutMs?: number;
-  /** How long `auto` stays on a lesser transport before it tries the best one again (doubling after each miss). Default 5 min. */
+  /** How long `auto` stays on a lesser transport before it tries the next better one (doubling after each miss). Default 5 min. */
   upgradeAfterMs?: number;
   fetch?: typeof fetch;
   /** Defaults to the global one; pass one (e.g. the `ws` package's) where there is none. */

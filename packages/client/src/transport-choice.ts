@@ -13,9 +13,9 @@ export interface TransportChoiceOptions {
   /** Failures of one transport within `fallbackWindowMs` that make `auto` step down to the next. */
   fallbackFailures: number;
   fallbackWindowMs: number;
-  /** How long `auto` stays on a lesser transport before it tries the best one again (doubling after each miss). */
+  /** How long `auto` stays on a lesser transport before it tries the next better one (doubling after each miss). */
   upgradeAfterMs: number;
-  /** It is time to try the best transport again: the connection ends its current attempt. */
+  /** It is time to try a better transport: the connection ends its current attempt. */
   onUpgradeDue(): void;
   random?: () => number;
 }
@@ -25,8 +25,8 @@ const maxUpgradeAfterMs = 3_600_000;
 
 /**
  * Which transport the connection uses next. With `auto`: the best one this environment has, stepping down when
- * one cannot connect or keeps dying, remembering what worked for the tab's session, and trying the best one again
- * later (one attempt, then back to what worked).
+ * one cannot connect or keeps dying, remembering what worked for the tab's session, and trying the next better one
+ * later (one attempt, then back to what worked), one step at a time.
  */
 export class TransportChoice {
   private readonly order: readonly TransportName[];
@@ -104,8 +104,9 @@ export class TransportChoice {
     const delayMs = this.upgradeAfterMs * (1 + 0.2 * this.random());
     this.timer = setTimeout(() => {
       this.timer = undefined;
+      // One step up at a time: a network that blocks WebSocket but lets SSE through still gets SSE back.
       this.trialFrom = this.index;
-      this.index = 0;
+      this.index -= 1;
       this.failures = [];
       this.options.onUpgradeDue();
     }, delayMs);

@@ -174,7 +174,7 @@ describe('PnsClient in Chromium: transports', { timeout: 240_000, skip: browserS
       await assertIds([page], ids);
     });
 
-    it('tries WebSocket again later and switches in the middle of a stream, losing and doubling nothing', async () => {
+    it('climbs back to WebSocket later, switching transport in the middle of a stream, losing and doubling nothing', async () => {
       const proxy = await transportProxy(noUpgradesBuffered);
       const user = 'switch';
       const [page] = (await tabs(await newContext(), [

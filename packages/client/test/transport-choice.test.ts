@@ -165,6 +165,22 @@ describe('TransportChoice', () => {
       made.dispose();
     });
 
+    it('climbs one step at a time: from long polling to SSE, then to WebSocket', (t: TestContext) => {
+      t.mock.timers.enable({ apis: ['setTimeout'] });
+      const { choice: made, upgrades } = choice();
+      fail(made, 'websocket', 2);
+      fail(made, 'sse', 2, 5000);
+      made.live('longpoll');
+      t.mock.timers.tick(1000);
+      assert.deepEqual([made.current(), upgrades.length], ['sse', 1]);
+      made.live('sse');
+      t.mock.timers.tick(1000);
+      assert.deepEqual([made.current(), upgrades.length], ['websocket', 2]);
+      made.failed('websocket', 20_000);
+      assert.equal(made.current(), 'sse', 'back to what worked, not to long polling');
+      made.dispose();
+    });
+
     it('plans no try before the lesser transport has worked', (t: TestContext) => {
       t.mock.timers.enable({ apis: ['setTimeout'] });
       const { choice: made, upgrades } = choice();
