@@ -5,9 +5,9 @@ import { createToken } from '@pns/publisher';
 import { SignJWT } from 'jose';
 import type { RawOptions } from '../src/config/options.js';
 import { startTestServer, type TestServer, waitFor } from './support/harness.js';
+import { openIdleConnection } from './support/idle-connection.js';
 import {
   type OpenOptions,
-  openIdleConnection,
   openSubscriber,
   requestHeaders,
   type Seen,
