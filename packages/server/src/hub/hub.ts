@@ -62,6 +62,7 @@ export class Hub implements SubscriptionHost {
     while (sessionSubscriptions.length > this.maxPerSession) {
       this.end(sessionSubscriptions[0] as Subscription, 'superseded');
     }
+    if (spec.expiresAt !== undefined) subscription.endAt(spec.expiresAt, () => this.end(subscription, 'expired'));
     subscription.catchUp();
     return subscription;
   }

@@ -23,7 +23,7 @@ export interface DeliverySteps {
 }
 
 /** Why the hub ended a subscription before the transport did. */
-export type EndReason = 'superseded' | 'shutdown';
+export type EndReason = 'superseded' | 'shutdown' | 'expired';
 
 /** The transport's side of a subscription: how it writes to its client. */
 export interface SubscriberSink {
@@ -51,6 +51,11 @@ export interface SubscriptionSpec {
   oneShot: boolean;
   /** Deliveries carry `steps`, so the transport can give each message its own resume point (SSE). */
   positionsPerEntry?: boolean;
+  /**
+   * When the session's token stops being accepted (epoch ms): the hub ends the subscription then with `expired`.
+   * Streams set it; a long poll caps its hold at that time instead.
+   */
+  expiresAt?: number | undefined;
   sink: SubscriberSink;
 }
 
@@ -77,6 +82,7 @@ export class Subscription {
   private dirty = false;
   private lastEvent: PublishEvent | undefined;
   private hasWaited = false;
+  private expiry: NodeJS.Timeout | undefined;
   closed = false;
 
   constructor(host: SubscriptionHost, spec: SubscriptionSpec) {
@@ -157,7 +163,14 @@ export class Subscription {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.expiry) clearTimeout(this.expiry);
     this.host.detach(this);
+  }
+
+  /** Calls `end` at `at` (epoch ms) unless closed before. */
+  endAt(at: number, end: () => void): void {
+    if (this.closed) return;
+    this.expiry = setTimeout(end, Math.max(0, at - Date.now()));
   }
 
   private deliver(delivery: Delivery): void {

@@ -65,7 +65,8 @@ class HeldPoll implements SubscriberSink {
 
   end(reason: EndReason, positions: ReadonlyMap<string, StreamPosition>): void {
     const cursor = encodeCursor(positions);
-    this.answer(this.context.renderer.emptyBody(cursor, reason === 'superseded'), cursor, reason);
+    // A poll never gets `expired`: it sets no expiresAt, its hold already ends when the token does.
+    this.answer(this.context.renderer.emptyBody(cursor, reason === 'superseded'), cursor, reason === 'expired' ? 'timeout' : reason);
   }
 
   fail(error: unknown): void {

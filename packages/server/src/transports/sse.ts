@@ -46,7 +46,6 @@ async function openStream(
   const plan = await planSubscription(query, context, { rememberCursorless: false });
   if (exchange.done) return;
   const stream = new EventStream(context, exchange, streams);
-  const expiresAt = plan.session.expiresAt;
   stream.subscription = context.hub.open({
     sessionKey: plan.sessionKey,
     transport: 'sse',
@@ -55,16 +54,15 @@ async function openStream(
     gap: plan.gap,
     oneShot: false,
     positionsPerEntry: true,
+    expiresAt: plan.session.expiresAt,
     sink: stream,
   });
-  if (expiresAt !== undefined && !stream.finished) stream.expireAt(expiresAt);
 }
 
 /** One open event stream: the hub's sink for it. */
 class EventStream implements SubscriberSink {
   subscription: Subscription | undefined;
   finished = false;
-  private expiry: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly context: TransportContext,
@@ -94,6 +92,11 @@ class EventStream implements SubscriberSink {
   }
 
   end(reason: EndReason, positions: ReadonlyMap<string, StreamPosition>): void {
+    if (reason === 'expired') {
+      const { message } = errorCatalog.SESSION_EXPIRED;
+      this.finish(`event: end\ndata: ${JSON.stringify({ reason: 'expired', errorCode: 'SESSION_EXPIRED', message })}\n\n`);
+      return;
+    }
     // After a shutdown, browsers come back spread over a few seconds rather than all at once.
     const retry = reason === 'shutdown' ? `retry: ${1000 + Math.floor(Math.random() * 4000)}\n` : '';
     this.finish(`id: ${encodeCursor(positions)}\n${retry}event: end\ndata: {"reason":"${reason}"}\n\n`);
@@ -114,18 +117,6 @@ class EventStream implements SubscriberSink {
     const subscription = this.subscription as Subscription;
     const heartbeat = this.context.config.sseHeartbeatSeconds;
     this.write(`id: ${encodeCursor(subscription.positions)}\nevent: live\ndata: {"heartbeat":${heartbeat}}\n\n`);
-  }
-
-  /** Ends the stream when the session's token stops being accepted. */
-  expireAt(expiresAt: number): void {
-    this.expiry = setTimeout(
-      () => {
-        this.subscription?.close();
-        const { message } = errorCatalog.SESSION_EXPIRED;
-        this.finish(`event: end\ndata: ${JSON.stringify({ reason: 'expired', errorCode: 'SESSION_EXPIRED', message })}\n\n`);
-      },
-      Math.max(0, expiresAt - Date.now()),
-    );
   }
 
   write(text: string): void {
@@ -149,7 +140,6 @@ class EventStream implements SubscriberSink {
   private closed(): void {
     this.finished = true;
     this.streams.delete(this);
-    if (this.expiry) clearTimeout(this.expiry);
     this.subscription?.close();
   }
 }

@@ -77,9 +77,9 @@ async function upgrade(
       positions: plan.positions,
       gap: plan.gap,
       oneShot: false,
+      expiresAt: plan.session.expiresAt,
       sink: subscriber,
     });
-    if (plan.session.expiresAt !== undefined && !subscriber.closing) subscriber.expireAt(plan.session.expiresAt);
   });
 }
 
@@ -90,7 +90,6 @@ class SocketSubscriber implements SubscriberSink {
   private alive = true;
   /** The first frame went out: from then on every ping comes with a frame the page can see. */
   private caughtUp = false;
-  private expiry: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly context: TransportContext,
@@ -110,6 +109,10 @@ class SocketSubscriber implements SubscriberSink {
   }
 
   end(reason: EndReason, positions: ReadonlyMap<string, StreamPosition>): void {
+    if (reason === 'expired') {
+      this.close(wsCloseCodes.expired, 'SESSION_EXPIRED');
+      return;
+    }
     this.send(this.context.renderer.emptyBody(encodeCursor(positions), reason === 'superseded'));
     this.close(reason === 'shutdown' ? wsCloseCodes.shutdown : wsCloseCodes.superseded, reason);
   }
@@ -145,16 +148,6 @@ class SocketSubscriber implements SubscriberSink {
       this.send(this.context.renderer.emptyBody(encodeCursor(subscription.positions)));
   }
 
-  expireAt(expiresAt: number): void {
-    this.expiry = setTimeout(
-      () => {
-        this.subscription?.close();
-        this.close(wsCloseCodes.expired, 'SESSION_EXPIRED');
-      },
-      Math.max(0, expiresAt - Date.now()),
-    );
-  }
-
   private send(frame: string): void {
     if (this.closing) return;
     this.socket.send(frame);
@@ -175,7 +168,6 @@ class SocketSubscriber implements SubscriberSink {
   private closed(): void {
     this.closing = true;
     this.sockets.delete(this);
-    if (this.expiry) clearTimeout(this.expiry);
     this.subscription?.close();
   }
 }
