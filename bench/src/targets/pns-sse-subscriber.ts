@@ -6,64 +6,10 @@
  * sent. A lost stream resumes with `Last-Event-ID`, as EventSource does.
  */
 import http from 'node:http';
+import { type SseEvent, SseParser } from '@pns/test-support';
 import type { BenchPayload } from '../target.js';
 import { retryAfterMs } from './pns-client.js';
 import { type OpenStream, pnsStreamFactory, type StreamEvents } from './pns-stream.js';
-
-/** One event as the stream's fields left it (the SSE parsing model, without its defaults). */
-interface SseEvent {
-  id: string | undefined;
-  event: string | undefined;
-  data: string | undefined;
-  retry: number | undefined;
-}
-
-/** A line longer than this (no newline in it) is not SSE from pns: the stream is dropped. */
-const maxLineChars = 1 << 20;
-
-const emptyEvent = (): SseEvent => ({ id: undefined, event: undefined, data: undefined, retry: undefined });
-
-/**
- * Splits a text/event-stream into events: lines end with LF or CRLF (pns sends LF), a blank line ends an
- * event, a line starting with `:` is a comment (the heartbeat), `field: value` sets a field (one space
- * after the colon is dropped; `data` lines join with LF).
- */
-class SseParser {
-  private pending = '';
-  private current = emptyEvent();
-
-  constructor(private readonly dispatch: (event: SseEvent) => void) {}
-
-  /** Feeds a chunk; false when the stream is not one (a line too long). */
-  push(chunk: string): boolean {
-    this.pending += chunk;
-    let start = 0;
-    for (let end = this.pending.indexOf('\n', start); end >= 0; end = this.pending.indexOf('\n', start)) {
-      const line = this.pending.slice(start, this.pending.charCodeAt(end - 1) === 13 ? end - 1 : end);
-      start = end + 1;
-      this.line(line);
-    }
-    this.pending = this.pending.slice(start);
-    return this.pending.length <= maxLineChars;
-  }
-
-  private line(line: string): void {
-    if (line === '') {
-      const event = this.current;
-      this.current = emptyEvent();
-      if (event.id !== undefined || event.event !== undefined || event.data !== undefined) this.dispatch(event);
-      return;
-    }
-    if (line.startsWith(':')) return;
-    const colon = line.indexOf(':');
-    const field = colon < 0 ? line : line.slice(0, colon);
-    const value = colon < 0 ? '' : line.slice(line.charCodeAt(colon + 1) === 32 ? colon + 2 : colon + 1);
-    if (field === 'data') this.current.data = this.current.data === undefined ? value : `${this.current.data}\n${value}`;
-    else if (field === 'id') this.current.id = value;
-    else if (field === 'event') this.current.event = value;
-    else if (field === 'retry' && /^\d+$/.test(value)) this.current.retry = Number(value);
-  }
-}
 
 /**
  * What one event means to the subscriber. A message is `id` + `data`; `live` (and, from a server older than

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { SseParser } from '@pns/test-support';
 
 /** One parsed Server-Sent Event (comments are counted, not kept). */
 export interface SseEvent {
@@ -38,36 +39,20 @@ export function openSse(url: string, headers: Record<string, string> = {}): Prom
         }),
         close: () => request.destroy(),
       };
-      let buffer = '';
+      const parser = new SseParser(
+        (event) => {
+          // An event with data is a message (or a named event); without data it only moves the id.
+          const kind = event.data === undefined ? 'id' : (event.event ?? 'message');
+          stream.events.push({ id: event.id, event: kind, data: event.data ?? '', retry: event.retry });
+        },
+        () => {
+          stream.comments++;
+        },
+      );
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => {
         stream.raw += chunk;
-        buffer += chunk;
-        let end = buffer.indexOf('\n\n');
-        while (end !== -1) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const event: SseEvent = { id: undefined, event: 'message', data: '', retry: undefined };
-          let hasData = false;
-          let comment = true;
-          for (const line of block.split('\n')) {
-            const colon = line.indexOf(':');
-            const field = colon === -1 ? line : line.slice(0, colon);
-            const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '');
-            if (field === '') continue;
-            comment = false;
-            if (field === 'id') event.id = value;
-            else if (field === 'event') event.event = value;
-            else if (field === 'retry') event.retry = Number(value);
-            else if (field === 'data') {
-              event.data += hasData ? `\n${value}` : value;
-              hasData = true;
-            }
-          }
-          if (comment) stream.comments++;
-          else stream.events.push(hasData ? event : { ...event, event: 'id' });
-          end = buffer.indexOf('\n\n');
-        }
+        parser.push(chunk);
       });
       response.on('end', () => endedResolve());
       response.on('close', () => endedResolve());
