@@ -12,9 +12,8 @@ import { retryAfterMs } from './pns-client.js';
 import { type OpenStream, pnsStreamFactory, type StreamEvents } from './pns-stream.js';
 
 /**
- * What one event means to the subscriber. A message is `id` + `data`; `live` (and, from a server older than
- * the `live` event, an event with an id and nothing else) says the stream caught up; `end` comes before
- * the server closes the stream, `retry` saying when to come back.
+ * What one event means to the subscriber. A message is `id` + `data`; `live` says the stream caught up; `end`
+ * comes before the server closes the stream, `retry` saying when to come back.
  */
 function handleEvent(event: SseEvent, events: StreamEvents, state: StreamState): void {
   if (event.retry !== undefined) state.retryMs = event.retry;
@@ -24,7 +23,7 @@ function handleEvent(event: SseEvent, events: StreamEvents, state: StreamState):
     events.message(message.data as BenchPayload);
   }
   if (event.id !== undefined && event.id !== '') events.position(event.id);
-  if (kind === 'live' || (kind === 'message' && event.data === undefined && event.id !== undefined)) events.live();
+  if (kind === 'live') events.live();
   if (kind === 'end') state.endReason = (JSON.parse(event.data ?? '{}') as { reason?: string }).reason ?? '?';
 }
 
