@@ -183,6 +183,8 @@ describe('PnsClient in Node', { timeout: 60_000 }, () => {
     await until(() => requests.length >= 2);
     const waited = (requests[1] as number) - (requests[0] as number);
     assert.ok(waited >= 450 && waited < 3000, `waited ${waited} ms`);
+    // The retry is held before the client stops, so its end is what afterEach waits for, not a late arrival.
+    await held(1);
     client.stop();
   });
 
@@ -204,6 +206,7 @@ describe('PnsClient in Node', { timeout: 60_000 }, () => {
     const expired: PnsClientError[] = [];
     client.on('sessionExpired', (error) => expired.push(error));
     await client.start();
+    await until(() => calls === 3);
     await held(1);
     assert.equal(calls, 3);
     assert.deepEqual(expired, []);
