@@ -74,6 +74,38 @@ describe('loadConfig', { timeout: 10_000 }, () => {
       assert.deepEqual(config.corsOrigins, ['a', 'b']);
     });
   });
+
+  describe('#redis', () => {
+    it('uses the memory broker and one worker without PNS_REDIS_URL', () => {
+      const config = loadConfig({ ...keys });
+      assert.deepEqual(config.redisUrl, []);
+      assert.equal(config.redisCluster, false);
+      assert.equal(config.workers, 1);
+      assert.equal(config.sessionRedisKey, undefined);
+    });
+
+    it('runs a worker per core with Redis unless told otherwise', () => {
+      assert.ok(loadConfig({ ...keys, redisUrl: 'redis://127.0.0.1:6379' }).workers >= 1);
+      assert.equal(loadConfig({ ...keys, redisUrl: 'redis://127.0.0.1:6379', workers: '3' }).workers, 3);
+    });
+
+    it('refuses several workers without Redis, several URLs without cluster mode, and a session key without a Redis', () => {
+      assert.match(problems({ ...keys, workers: '2' }).join(), /PNS_WORKERS/);
+      assert.match(problems({ ...keys, redisUrl: 'redis://a:1,redis://b:2' }).join(), /PNS_REDIS_CLUSTER/);
+      assert.match(problems({ ...keys, redisCluster: 'true' }).join(), /PNS_REDIS_CLUSTER needs/);
+      assert.match(problems({ ...keys, sessionRedisKey: 'session:{sid}' }).join(), /PNS_SESSION_REDIS_KEY/);
+      assert.match(problems({ ...keys, redisUrl: 'localhost:6379' }).join(), /PNS_REDIS_URL/);
+      assert.match(problems({ ...keys, redisUrl: 'redis://a:1', sessionRedisKey: 'session' }).join(), /\{sid\}/);
+    });
+
+    it('reads the session Redis from PNS_REDIS_URL unless given its own', () => {
+      const shared = loadConfig({ ...keys, redisUrl: 'redis://127.0.0.1:6379', sessionRedisKey: 'session:{sid}' });
+      assert.equal(shared.sessionRedisUrl, 'redis://127.0.0.1:6379');
+      const own = loadConfig({ ...keys, sessionRedisKey: 'sess:{sid}', sessionRedisUrl: 'redis://127.0.0.1:6380' });
+      assert.equal(own.sessionRedisUrl, 'redis://127.0.0.1:6380');
+      assert.deepEqual(own.redisUrl, []);
+    });
+  });
 });
 
 describe('open-file limit', { timeout: 10_000 }, () => {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { defaultMaxConnections } from './open-file-limit.js';
 import { type OptionKey, optionTable, type RawOptions, type ServerConfig } from './options.js';
 
@@ -51,10 +52,29 @@ export function loadConfig(raw: RawOptions): ServerConfig {
   if (ttl !== undefined && retention !== undefined && ttl > retention) {
     problems.push(`PNS_TTL_SECONDS (${ttl}) must not exceed PNS_RETENTION_SECONDS (${retention})`);
   }
+  const redisUrls = (values.redisUrl as string[] | undefined) ?? [];
+  const workers = values.workers as number | undefined;
+  if (workers !== undefined && workers > 1 && redisUrls.length === 0) {
+    problems.push(`PNS_WORKERS (${workers}) needs PNS_REDIS_URL: workers share messages through Redis`);
+  }
+  if (values.redisCluster === true && redisUrls.length === 0) problems.push('PNS_REDIS_CLUSTER needs PNS_REDIS_URL (the seed nodes)');
+  if (values.redisCluster !== true && redisUrls.length > 1) {
+    problems.push('PNS_REDIS_URL lists several servers: set PNS_REDIS_CLUSTER=true for a Redis Cluster');
+  }
+  if (values.sessionRedisKey !== undefined && values.sessionRedisUrl === undefined && redisUrls.length === 0) {
+    problems.push('PNS_SESSION_REDIS_KEY needs PNS_SESSION_REDIS_URL or PNS_REDIS_URL');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return {
-    ...(values as Omit<ServerConfig, 'secret' | 'publishKey' | 'devMode' | 'maxConnections'>),
+    ...(values as Omit<
+      ServerConfig,
+      'secret' | 'publishKey' | 'devMode' | 'maxConnections' | 'workers' | 'sessionRedisKey' | 'sessionRedisUrl'
+    >),
     maxConnections: (values.maxConnections as number | undefined) ?? defaultMaxConnections(),
+    // One worker per core is what Redis makes possible; without it, one process is the service.
+    workers: workers ?? (redisUrls.length > 0 ? availableParallelism() : 1),
+    sessionRedisKey: values.sessionRedisKey as string | undefined,
+    sessionRedisUrl: (values.sessionRedisUrl as string | undefined) ?? (values.sessionRedisKey !== undefined ? redisUrls[0] : undefined),
     host: devMode ? '127.0.0.1' : (values.host as string),
     secret: (values.secret as string | undefined) ?? randomBytes(32).toString('base64url'),
     publishKey: (values.publishKey as string | undefined) ?? randomBytes(32).toString('base64url'),

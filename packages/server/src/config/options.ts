@@ -121,6 +121,56 @@ export const optionTable = {
     default: '100000',
     help: 'Cursorless clients (`sid`+`comeFrom`) whose position is remembered',
   },
+  redisUrl: {
+    env: 'PNS_REDIS_URL',
+    flag: 'redis-url',
+    schema: z
+      .string()
+      .transform((value) =>
+        value
+          .split(',')
+          .map((item) => item.trim())
+          .filter((item) => item.length > 0),
+      )
+      .pipe(z.array(z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be redis://host:port (or rediss://), comma-separated'))),
+    default: '',
+    help: 'Redis broker (several nodes share it); a comma-separated list of cluster nodes with --redis-cluster. Unset = in-memory broker',
+  },
+  redisCluster: {
+    env: 'PNS_REDIS_CLUSTER',
+    flag: 'redis-cluster',
+    schema: z.enum(['true', 'false']).transform((value) => value === 'true'),
+    default: 'false',
+    help: 'Treat PNS_REDIS_URL as Redis Cluster seed nodes (sharded pub/sub)',
+  },
+  redisPrefix: {
+    env: 'PNS_REDIS_PREFIX',
+    flag: 'redis-prefix',
+    schema: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1–64 of A–Z a–z 0–9 _ . : -'),
+    default: 'pns',
+    help: 'Prefix of every key pns writes in Redis',
+  },
+  workers: {
+    env: 'PNS_WORKERS',
+    flag: 'workers',
+    schema: positiveInt,
+    default: undefined,
+    help: 'Worker processes sharing the port (default: one per core with Redis, 1 without; more than 1 needs Redis)',
+  },
+  sessionRedisKey: {
+    env: 'PNS_SESSION_REDIS_KEY',
+    flag: 'session-redis-key',
+    schema: z.string().regex(/^[^\s]*\{sid\}[^\s]*$/, 'must contain {sid}, e.g. session:{sid}'),
+    default: undefined,
+    help: 'Resolve `sid` from Redis: the key template whose value holds the session (instead of JWT)',
+  },
+  sessionRedisUrl: {
+    env: 'PNS_SESSION_REDIS_URL',
+    flag: 'session-redis-url',
+    schema: z.string().regex(/^rediss?:\/\/[^\s]+$/, 'must be redis://host:port (or rediss://)'),
+    default: undefined,
+    help: 'Redis holding the sessions (default: the first PNS_REDIS_URL)',
+  },
   corsOrigins: {
     env: 'PNS_CORS_ORIGINS',
     flag: 'cors-origins',
@@ -141,7 +191,10 @@ export type OptionKey = keyof typeof optionTable;
 type Parsed<K extends OptionKey> = z.output<(typeof optionTable)[K]['schema']>;
 
 /** Validated settings. `secret` and `publishKey` are always set (generated in dev mode). */
-export type ServerConfig = { [K in Exclude<OptionKey, 'secret' | 'publishKey'>]: Parsed<K> } & {
+export type ServerConfig = { [K in Exclude<OptionKey, 'secret' | 'publishKey' | 'sessionRedisKey' | 'sessionRedisUrl'>]: Parsed<K> } & {
+  /** Unset: sessions are JWTs. */
+  sessionRedisKey: string | undefined;
+  sessionRedisUrl: string | undefined;
   secret: string;
   publishKey: string;
   /** No secret was configured: loopback only, generated keys. */
