@@ -87,7 +87,7 @@ export type EntryStanding = 'next' | 'seen' | 'behind';
 
 /**
  * Storage and notification of messages, per channel. Implementations:
- * `memory` (one process) and, later, `redis` (several nodes). All of them
+ * `memory` (one process) and `redis` (several nodes). All of them
  * pass test/conformance/broker-conformance.ts unchanged.
  */
 export interface Broker {
@@ -102,8 +102,13 @@ export interface Broker {
   read(channel: string, after: StreamPosition, limit: number): Promise<ReadResult>;
   /** The channel's current head: a new reader starts here ("now"). */
   head(channel: string): Promise<StreamPosition>;
-  /** Calls `listener` for each publish to `channel` until the returned function is called. */
-  subscribe(channel: string, listener: BrokerListener): () => void;
+  /**
+   * Calls `listener` for each publish to `channel` until the returned function is called. A publish on
+   * this node after `subscribe` returned is always told. A broker that can miss notifications (Redis:
+   * before its subscription is active, or while Redis is away) calls `resync` once they flow again;
+   * the caller then re-reads from its positions.
+   */
+  subscribe(channel: string, listener: BrokerListener, resync?: () => void): () => void;
   /** Whether an entry told to a listener follows directly on `position`. */
   standing(position: StreamPosition, entry: PublishedEntry): EntryStanding;
   close(): Promise<void>;

@@ -126,9 +126,15 @@ export class Hub implements SubscriptionHost {
     let entry = this.byChannel.get(channel);
     if (!entry) {
       const subscriptions = new Set<Subscription>();
-      const unsubscribe = this.broker.subscribe(channel, (event: PublishEvent) => {
-        for (const listener of subscriptions) listener.onEvent(event);
-      });
+      const unsubscribe = this.broker.subscribe(
+        channel,
+        (event: PublishEvent) => {
+          for (const listener of subscriptions) listener.onEvent(event);
+        },
+        () => {
+          for (const listener of subscriptions) listener.catchUp();
+        },
+      );
       entry = { subscriptions, unsubscribe };
       this.byChannel.set(channel, entry);
     }

@@ -1,0 +1,159 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { BrokerListener, PublishEvent } from './broker.js';
+
+/** A channel's listeners on this node, and who to tell when notifications may have been missed. */
+interface ChannelListeners {
+  listeners: Map<BrokerListener, (() => void) | undefined>;
+  /** Set while no local listener is left: the Redis subscription is kept a little longer, then dropped. */
+  lingerTimer: NodeJS.Timeout | undefined;
+}
+
+export interface RedisFanoutOptions {
+  /** A connection of its own: a subscribed Redis connection can do nothing else. */
+  subscriber: Redis | Cluster;
+  /** SSUBSCRIBE (Redis Cluster) instead of SUBSCRIBE. */
+  sharded: boolean;
+  /** The pub/sub channel a broker channel's notifications go to. */
+  notifyChannel(channel: string): string;
+  /** Turns a notification back into an event; undefined for one that is not pns's. */
+  parse(payload: string): PublishEvent | undefined;
+  /** How long a Redis subscription outlives its last local listener: a long poll answered now polls again soon. */
+  lingerMs: number;
+  onError(error: unknown): void;
+}
+
+/**
+ * Pub/sub fan-out of one node: it subscribes in Redis only to the channels its own listeners use
+ * (reference-counted), turns each notification into one event, and tells each local listener once even
+ * when a message sent to several of its channels arrives once per channel. Whenever a subscription
+ * becomes active (first time, or after Redis came back) the channel's listeners are asked to re-read,
+ * since a notification sent before that moment was not received.
+ */
+export class RedisFanout {
+  private readonly options: RedisFanoutOptions;
+  private readonly channels = new Map<string, ChannelListeners>();
+  private readonly byNotifyChannel = new Map<string, string>();
+  /** Subscribe commands not yet confirmed by Redis. */
+  private readonly pending = new Set<Promise<unknown>>();
+  /** Headers of recent notifications: the copies of one publish, one per channel, are told once. */
+  private readonly recent = new Set<string>();
+  private hasBeenReady = false;
+
+  constructor(options: RedisFanoutOptions) {
+    this.options = options;
+    const { subscriber } = options;
+    subscriber.on(options.sharded ? 'smessage' : 'message', (notifyChannel: string, payload: string) =>
+      this.onNotification(notifyChannel, payload),
+    );
+    subscriber.on('ready', () => {
+      // ioredis resubscribes by itself after a reconnect; what was published meanwhile must be read.
+      if (this.hasBeenReady) this.resyncAll();
+      this.hasBeenReady = true;
+    });
+  }
+
+  subscribe(channel: string, listener: BrokerListener, resync: (() => void) | undefined): () => void {
+    let entry = this.channels.get(channel);
+    if (!entry) {
+      entry = { listeners: new Map(), lingerTimer: undefined };
+      this.channels.set(channel, entry);
+      this.redisSubscribe(channel);
+    } else if (entry.lingerTimer) {
+      clearTimeout(entry.lingerTimer);
+      entry.lingerTimer = undefined;
+    }
+    entry.listeners.set(listener, resync);
+    const current = entry;
+    return () => {
+      if (!current.listeners.delete(listener) || current.listeners.size > 0 || this.channels.get(channel) !== current) return;
+      current.lingerTimer = setTimeout(() => {
+        this.channels.delete(channel);
+        this.redisUnsubscribe(channel);
+      }, this.options.lingerMs);
+      current.lingerTimer.unref();
+    };
+  }
+
+  /** Resolves once every subscribe asked for so far is active (bounded: a Redis outage must not hold a publish). */
+  async settled(timeoutMs: number): Promise<void> {
+    if (this.pending.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.pending]),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Redis subscriptions held (channels with listeners, and lingering ones). */
+  get subscribedChannels(): number {
+    return this.channels.size;
+  }
+
+  close(): void {
+    for (const entry of this.channels.values()) if (entry.lingerTimer) clearTimeout(entry.lingerTimer);
+    this.channels.clear();
+  }
+
+  private redisSubscribe(channel: string): void {
+    const notifyChannel = this.options.notifyChannel(channel);
+    this.byNotifyChannel.set(notifyChannel, channel);
+    const { subscriber, sharded } = this.options;
+    const command = sharded ? subscriber.ssubscribe(notifyChannel) : subscriber.subscribe(notifyChannel);
+    this.pending.add(command);
+    command.then(
+      () => {
+        this.pending.delete(command);
+        this.resync(channel);
+      },
+      (error: unknown) => {
+        // Not active: listeners re-read when Redis is back (the 'ready' handler), and ioredis
+        // resubscribes everything it was asked for.
+        this.pending.delete(command);
+        this.options.onError(error);
+      },
+    );
+  }
+
+  private redisUnsubscribe(channel: string): void {
+    const notifyChannel = this.options.notifyChannel(channel);
+    this.byNotifyChannel.delete(notifyChannel);
+    const { subscriber, sharded } = this.options;
+    const command = sharded ? subscriber.sunsubscribe(notifyChannel) : subscriber.unsubscribe(notifyChannel);
+    command.catch((error: unknown) => this.options.onError(error));
+  }
+
+  private onNotification(notifyChannel: string, payload: string): void {
+    if (!this.byNotifyChannel.has(notifyChannel)) return;
+    const newline = payload.indexOf('\n');
+    const header = newline < 0 ? payload : payload.slice(0, newline);
+    if (this.recent.has(header)) return;
+    const event = this.options.parse(payload);
+    if (!event) return;
+    this.recent.add(header);
+    // Copies of one publish arrive back to back, so a short memory is enough.
+    if (this.recent.size > 4096) this.recent.delete(this.recent.values().next().value as string);
+    const called = new Set<BrokerListener>();
+    for (const { channel } of event.entries) {
+      const entry = this.channels.get(channel);
+      if (!entry) continue;
+      for (const listener of entry.listeners.keys()) {
+        if (called.has(listener)) continue;
+        called.add(listener);
+        listener(event);
+      }
+    }
+  }
+
+  private resync(channel: string): void {
+    const entry = this.channels.get(channel);
+    if (!entry) return;
+    for (const resync of entry.listeners.values()) resync?.();
+  }
+
+  private resyncAll(): void {
+    for (const channel of this.channels.keys()) this.resync(channel);
+  }
+}
