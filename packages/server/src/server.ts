@@ -5,7 +5,7 @@ import { JwtSessionResolver } from './auth/jwt-session-resolver.js';
 import { PublishKeyVerifier } from './auth/publish-key.js';
 import type { SessionResolver } from './auth/session-resolver.js';
 import type { Broker } from './broker/broker.js';
-import { MemoryBroker } from './broker/memory-broker.js';
+import { type Storage, storageFromConfig } from './broker/broker-from-config.js';
 import type { ServerConfig } from './config/options.js';
 import { createApp } from './http/app.js';
 import { registerPublishRoute } from './http/publish-route.js';
@@ -49,13 +49,9 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
   const logger = parts.logger ?? pino({ level: config.logLevel, base: { service: 'pns' } });
   // Bookkeeping outlives the longest ttl and two holds, so a client that keeps polling never sees a false gap.
   const positionLifetimeMs = config.retentionSeconds * 1000 + config.maxHoldSeconds * 2000;
-  const broker =
-    parts.broker ??
-    new MemoryBroker({
-      retentionCount: config.retentionCount,
-      memoryBudgetBytes: config.memoryMb * 1024 * 1024,
-      channelIdleMs: positionLifetimeMs,
-    });
+  // A broker given by a test comes without a store of its own: positions then stay in memory.
+  const storage = parts.broker ? undefined : await storageFromConfig(config, logger, positionLifetimeMs);
+  const broker = parts.broker ?? (storage as Storage).broker;
   const metrics = new PnsMetrics();
   let draining = false;
   let openConnections = 0;
@@ -83,9 +79,11 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
     config,
     hub,
     rawRoutes,
-    sessions: parts.sessions ?? new JwtSessionResolver({ secret: config.secret }),
+    sessions: parts.sessions ?? storage?.sessions ?? new JwtSessionResolver({ secret: config.secret }),
     clientPositions:
-      parts.clientPositions ?? new MemoryClientPositionStore({ maxEntries: config.clientPositions, ttlMs: positionLifetimeMs }),
+      parts.clientPositions ??
+      storage?.clientPositions ??
+      new MemoryClientPositionStore({ maxEntries: config.clientPositions, ttlMs: positionLifetimeMs }),
     renderer: new MessageRenderer(),
     metrics,
     startedAt: Date.now(),
@@ -139,6 +137,7 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
         clearTimeout(grace);
         for (const transport of transports) transport.close?.();
         await broker.close();
+        await storage?.close();
       })();
       return shutdownPromise;
     },

@@ -1,2 +1,13 @@
+export {
+  type RedisClusterInstance,
+  type RedisInstance,
+  type RedisOptions,
+  redisBinary,
+  redisCliBinary,
+  redisSkipReason,
+  startRedis,
+  startRedisCluster,
+} from './redis-server.js';
+export { type RedisReply, redisCommand } from './redis-wire.js';
 export { cliPath, type SpawnedServer, type SpawnOptions, spawnServer } from './spawn-server.js';
 export { type SseEvent, SseParser } from './sse-parser.js';

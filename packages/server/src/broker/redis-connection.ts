@@ -48,6 +48,11 @@ function make(options: RedisConnectionOptions, base: RedisOptions, role: string)
   return new Redis(options.urls[0] as string, redisOptions);
 }
 
+/** One command connection, not yet connected (see `connectRedis`). */
+export function createRedisClient(options: RedisConnectionOptions, role: string): RedisClient {
+  return make(options, commandOptions, role);
+}
+
 /** A command connection and a subscriber connection, not yet connected (see `connectRedis`). */
 export function createRedisClients(options: RedisConnectionOptions): { redis: RedisClient; subscriber: RedisClient } {
   return { redis: make(options, commandOptions, 'commands'), subscriber: make(options, subscriberOptions, 'subscriber') };

@@ -1,10 +1,15 @@
 /**
  * Where each cursorless client (the seed's `sid` + `comeFrom`, which never
  * sends a cursor) last stood, so its next poll resumes there. Stored as the
- * encoded cursor. A later issue adds a Redis implementation so such a client
- * can resume on another node.
+ * encoded cursor. The Redis implementation (redis-client-positions.ts) lets
+ * such a client resume on another node.
  */
 export interface ClientPositionStore {
+  /**
+   * Positions outlive this process (Redis): a client unknown to the store never polled, so it starts at
+   * "now". An in-process store cannot tell that from a client whose position was lost with a restart.
+   */
+  readonly survivesRestart: boolean;
   /** The stored cursor; `expired` when the client was known but its entry aged out. */
   get(key: string): Promise<string | 'expired' | undefined>;
   set(key: string, cursor: string): Promise<void>;
@@ -30,6 +35,7 @@ interface Entry {
  * silently starting at "now".
  */
 export class MemoryClientPositionStore implements ClientPositionStore {
+  readonly survivesRestart = false;
   private readonly entries = new Map<string, Entry>();
   private readonly forgotten = new Map<string, number>();
   private readonly options: Required<MemoryClientPositionOptions>;

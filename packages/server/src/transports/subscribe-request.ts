@@ -123,7 +123,11 @@ export async function planSubscription(
   // polled the server before it: what it missed since is served as a gap.
   // (`iat` has whole seconds, so only a token issued a full second before the start counts.)
   const polledBefore =
-    stored === undefined && clientKey !== undefined && session.issuedAt !== undefined && session.issuedAt + 1000 <= context.startedAt;
+    stored === undefined &&
+    clientKey !== undefined &&
+    !context.clientPositions.survivesRestart &&
+    session.issuedAt !== undefined &&
+    session.issuedAt + 1000 <= context.startedAt;
   if (stored === 'expired' || polledBefore) gap = true;
   else if (stored !== undefined) {
     const decoded = decodeCursor(stored);

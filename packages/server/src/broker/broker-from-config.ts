@@ -1,0 +1,95 @@
+import type { Logger } from 'pino';
+import { RedisSessionResolver } from '../auth/redis-session-resolver.js';
+import type { SessionResolver } from '../auth/session-resolver.js';
+import type { ServerConfig } from '../config/options.js';
+import { type ClientPositionStore, MemoryClientPositionStore } from '../hub/client-positions.js';
+import { RedisClientPositionStore } from '../hub/redis-client-positions.js';
+import type { Broker } from './broker.js';
+import { MemoryBroker } from './memory-broker.js';
+import { RedisBroker } from './redis-broker.js';
+import { connectRedis, createRedisClient, createRedisClients, type RedisClient } from './redis-connection.js';
+
+export interface Storage {
+  broker: Broker;
+  clientPositions: ClientPositionStore;
+  /** Set when sessions live in Redis (PNS_SESSION_REDIS_KEY); otherwise tokens are JWTs. */
+  sessions: SessionResolver | undefined;
+  /** Closes what the broker does not own (the session store's connection). */
+  close(): Promise<void>;
+}
+
+/** How long Redis errors stay quiet after one was logged: a Redis that is away fails every reconnect attempt. */
+const errorLogIntervalMs = 5000;
+
+/** Logs an error, then stays quiet for a while: one line per outage, not one per retry. */
+function throttledErrorLog(logger: Logger, what: string): (error: unknown) => void {
+  let lastLogged = 0;
+  return (error) => {
+    const now = Date.now();
+    if (now - lastLogged < errorLogIntervalMs) return;
+    lastLogged = now;
+    logger.warn({ err: error }, what);
+  };
+}
+
+/**
+ * The broker and cursorless-position store the configuration asks for: in memory (one process), or in
+ * Redis (PNS_REDIS_URL), where every node of a service sees the same messages and positions.
+ */
+export async function storageFromConfig(config: ServerConfig, logger: Logger, positionLifetimeMs: number): Promise<Storage> {
+  const sessionRedis = config.sessionRedisUrl
+    ? createRedisClient({ urls: [config.sessionRedisUrl], cluster: false, connectionName: `pns-${process.pid}` }, 'sessions')
+    : undefined;
+  let sessions: SessionResolver | undefined;
+  if (sessionRedis && config.sessionRedisKey) {
+    watch(sessionRedis, 'sessions', logger, throttledErrorLog(logger, 'session redis unavailable; retrying'));
+    if (!(await connectRedis(sessionRedis, 10_000))) logger.warn('session redis not reachable yet: polls get 503 until it is');
+    sessions = new RedisSessionResolver({ redis: sessionRedis, keyTemplate: config.sessionRedisKey });
+  }
+  const close = async (): Promise<void> => {
+    await sessionRedis?.quit().catch(() => undefined);
+  };
+  if (config.redisUrl.length === 0) {
+    return {
+      sessions,
+      close,
+      broker: new MemoryBroker({
+        retentionCount: config.retentionCount,
+        memoryBudgetBytes: config.memoryMb * 1024 * 1024,
+        channelIdleMs: positionLifetimeMs,
+      }),
+      clientPositions: new MemoryClientPositionStore({ maxEntries: config.clientPositions, ttlMs: positionLifetimeMs }),
+    };
+  }
+  const clients = createRedisClients({ urls: config.redisUrl, cluster: config.redisCluster, connectionName: `pns-${process.pid}` });
+  const onError = throttledErrorLog(logger, 'redis unavailable; retrying');
+  watch(clients.redis, 'commands', logger, onError);
+  watch(clients.subscriber, 'subscriber', logger, onError);
+  const connected = await Promise.all([connectRedis(clients.redis, 10_000), connectRedis(clients.subscriber, 10_000)]);
+  if (!connected.every(Boolean)) logger.warn('redis not reachable yet: answering 503 BACKEND_UNAVAILABLE until it is');
+  return {
+    sessions,
+    close,
+    broker: new RedisBroker({
+      ...clients,
+      cluster: config.redisCluster,
+      prefix: config.redisPrefix,
+      retentionCount: config.retentionCount,
+      channelIdleMs: positionLifetimeMs,
+      onError,
+    }),
+    clientPositions: new RedisClientPositionStore({ redis: clients.redis, prefix: config.redisPrefix, ttlMs: positionLifetimeMs }),
+  };
+}
+
+function watch(client: RedisClient, role: string, logger: Logger, onError: (error: unknown) => void): void {
+  let lost = false;
+  client.on('error', onError);
+  client.on('close', () => {
+    lost = true;
+  });
+  client.on('ready', () => {
+    if (lost) logger.info({ role }, 'redis connection back');
+    lost = false;
+  });
+}
