@@ -1,3 +1,4 @@
+export { type HttpPoller, type HttpPollerOptions, startHttpPoller } from './http-poller.js';
 export {
   type RedisClusterInstance,
   type RedisInstance,
@@ -11,3 +12,4 @@ export {
 export { type RedisReply, redisCommand } from './redis-wire.js';
 export { cliPath, type SpawnedServer, type SpawnOptions, spawnServer } from './spawn-server.js';
 export { type SseEvent, SseParser } from './sse-parser.js';
+export { startTcpBalancer, type TcpBalancer } from './tcp-balancer.js';

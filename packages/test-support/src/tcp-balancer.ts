@@ -1,0 +1,63 @@
+// A TCP load balancer for tests of several pns nodes: round-robin over backends, skipping one that refuses
+// the connection (a killed node), as a real balancer does after its health check fails. No stickiness.
+import { connect, createServer, type Server, type Socket } from 'node:net';
+
+export interface TcpBalancer {
+  /** `http://127.0.0.1:PORT` */
+  url: string;
+  port: number;
+  /** Connections handed to each backend port so far. */
+  counts(): ReadonlyMap<number, number>;
+  close(): Promise<void>;
+}
+
+/** Listens on a free loopback port and forwards each connection to the next backend that accepts it. */
+export async function startTcpBalancer(backendPorts: readonly number[]): Promise<TcpBalancer> {
+  let next = 0;
+  const counts = new Map<number, number>(backendPorts.map((port) => [port, 0]));
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    sockets.add(client);
+    client.once('close', () => sockets.delete(client));
+    client.pause();
+    const tryBackend = (attempt: number): void => {
+      if (attempt >= backendPorts.length) {
+        client.destroy();
+        return;
+      }
+      const port = backendPorts[next++ % backendPorts.length] as number;
+      const upstream = connect({ host: '127.0.0.1', port });
+      let connected = false;
+      upstream.once('error', () => {
+        if (connected) client.destroy();
+        else tryBackend(attempt + 1);
+      });
+      upstream.once('connect', () => {
+        connected = true;
+        counts.set(port, (counts.get(port) ?? 0) + 1);
+        sockets.add(upstream);
+        upstream.once('close', () => sockets.delete(upstream));
+        client.on('error', () => upstream.destroy());
+        // A backend that dies resets its clients: they see what a balancer in front of a dead node shows.
+        upstream.once('close', () => client.destroy());
+        client.once('close', () => upstream.destroy());
+        client.pipe(upstream);
+        upstream.pipe(client);
+        client.resume();
+      });
+    };
+    tryBackend(0);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    counts: () => counts,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
