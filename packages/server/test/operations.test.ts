@@ -15,7 +15,7 @@ describe('operations', { timeout: 60_000 }, () => {
     after(() => t.close());
 
     it('answers /healthz and /readyz', async () => {
-      assert.deepEqual((await request(`${t.url}/healthz`)).json, { status: 'ok' });
+      assert.deepEqual((await request(`${t.url}/healthz`)).json, { status: 'ok', pid: process.pid });
       assert.deepEqual((await request(`${t.url}/readyz`)).json, { status: 'ready' });
     });
 

@@ -1,9 +1,11 @@
+import cluster from 'node:cluster';
 import { parseArgs } from 'node:util';
 import { createToken } from '@pns/publisher';
 import { ConfigError, loadConfig, rawOptionsFrom } from '../config/load-config.js';
 import { type OptionKey, optionTable, type RawOptions, type ServerConfig } from '../config/options.js';
 import { createPnsServer, type PnsServer } from '../server.js';
 import { type CommandIo, UsageError } from './usage.js';
+import { poolWorker, runWorkerPool } from './worker-pool.js';
 
 export function serveHelp(): string {
   const rows = (Object.keys(optionTable) as OptionKey[]).map((key) => {
@@ -55,7 +57,7 @@ async function devBanner(config: ServerConfig, url: string): Promise<string> {
   ].join('\n');
 }
 
-/** `pns serve`: starts the server and shuts it down gracefully on SIGTERM/SIGINT. */
+/** `pns serve`: starts the server (or, with several workers, the pool) and shuts it down gracefully on SIGTERM/SIGINT. */
 export async function serveCommand(args: string[], io: CommandIo): Promise<PnsServer | undefined> {
   const flags = parseServeFlags(args);
   if (flags === 'help') {
@@ -69,11 +71,32 @@ export async function serveCommand(args: string[], io: CommandIo): Promise<PnsSe
     if (error instanceof ConfigError) throw new UsageError(error.problems.join('; '));
     throw error;
   }
-  const server = await createPnsServer(config);
-  const url = await server.listen();
-  server.logger.info({ url, devMode: config.devMode, maxConnections: config.maxConnections }, 'pns listening');
-  if (config.devMode) io.out(await devBanner(config, url));
+  if (config.workers > 1 && cluster.isPrimary) {
+    // The primary only supervises; the workers it forks run this command again and serve.
+    const url = await runWorkerPool(config);
+    if (config.devMode) io.out(await devBanner(config, url));
+    return undefined;
+  }
+  const worker = cluster.isWorker ? poolWorker(config, io.env) : undefined;
+  let server: PnsServer;
+  let url: string;
+  try {
+    server = await createPnsServer(worker?.config ?? config, worker ? { logger: worker.logger } : {});
+    url = await server.listen();
+  } catch (error) {
+    if (worker) worker.failed(error);
+    throw error;
+  }
+  if (worker) worker.listening(url);
+  else {
+    server.logger.info({ url, devMode: config.devMode, maxConnections: config.maxConnections }, 'pns listening');
+    if (config.devMode) io.out(await devBanner(config, url));
+  }
+  let stopping = false;
   const stop = (signal: string): void => {
+    // A worker gets SIGINT from the terminal and SIGTERM from its primary: one shutdown.
+    if (stopping) return;
+    stopping = true;
     server.logger.info({ signal }, 'shutting down');
     server.shutdown().then(
       () => {

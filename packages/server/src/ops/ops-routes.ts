@@ -7,7 +7,8 @@ export const opsPaths = new Set(['/healthz', '/readyz', '/metrics']);
 
 /** Liveness, readiness (false while draining) and Prometheus metrics. */
 export function registerOpsRoutes(app: FastifyInstance, options: { metrics: PnsMetrics; isDraining(): boolean }): void {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  // pid: with several workers on one port, which one answered.
+  app.get('/healthz', async () => ({ status: 'ok', pid: process.pid }));
   app.get('/readyz', async () => {
     if (options.isDraining()) throw new PnsError('SHUTTING_DOWN', undefined, { retryAfter: 1 });
     return { status: 'ready' };
