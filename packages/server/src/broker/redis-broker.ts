@@ -69,6 +69,7 @@ export class RedisBroker implements Broker {
       notifyChannel: (channel) => `${this.tag(channel)}:n`,
       parse: (payload) => this.parseNotification(payload),
       lingerMs: options.subscriptionLingerMs ?? 10_000,
+      commandsReady: () => whenReady(options.redis),
       onError,
     });
     const define = (name: string, lua: string): ScriptRunner => {
@@ -291,4 +292,10 @@ export class RedisBroker implements Broker {
 function orderOf(offset: string): number {
   const dash = offset.indexOf('-');
   return Number(offset.slice(0, dash)) * 1000 + Number(offset.slice(dash + 1));
+}
+
+/** Resolves when `client` is connected and ready (at once if it is). */
+function whenReady(client: Redis | Cluster): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => client.once('ready', () => resolve()));
 }

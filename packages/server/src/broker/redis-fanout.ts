@@ -19,6 +19,8 @@ export interface RedisFanoutOptions {
   parse(payload: string): PublishEvent | undefined;
   /** How long a Redis subscription outlives its last local listener: a long poll answered now polls again soon. */
   lingerMs: number;
+  /** Resolves once commands can run again: a re-read right after the subscriber is back must not fail. */
+  commandsReady(): Promise<void>;
   onError(error: unknown): void;
 }
 
@@ -47,7 +49,7 @@ export class RedisFanout {
     );
     subscriber.on('ready', () => {
       // ioredis resubscribes by itself after a reconnect; what was published meanwhile must be read.
-      if (this.hasBeenReady) this.resyncAll();
+      if (this.hasBeenReady) void this.options.commandsReady().then(() => this.resyncAll());
       this.hasBeenReady = true;
     });
   }
