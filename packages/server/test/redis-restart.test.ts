@@ -133,3 +133,50 @@ describe('Redis restart under load', { skip: noRedis, timeout: 120_000 }, () => 
     }
   });
 });
+
+describe('Redis restart that lost its data', { skip: noRedis, timeout: 60_000 }, () => {
+  let redis: RedisInstance;
+  let node: SpawnedServer;
+  const cleanups: (() => Promise<unknown>)[] = [];
+
+  before(async () => {
+    redis = await startRedis();
+    node = await spawnServer({
+      env: { PNS_SECRET: secret, PNS_PUBLISH_KEY: publishKey, PNS_REDIS_URL: redis.url, PNS_WORKERS: '1' },
+      args: ['--drain-seconds', '0'],
+    });
+  });
+  after(async () => {
+    await Promise.all(cleanups.map((cleanup) => cleanup()));
+    await node?.stop();
+    await redis?.stop();
+  });
+
+  it('tells a client whose position was lost that it has a gap, then delivers what is new', async () => {
+    const sid = await createToken({ secret, user: 'lost' });
+    const stream = openSubscriber('sse', node.url, { sid });
+    cleanups.push(() => stream.close());
+    await stream.ready();
+    const record: Publishing = { acknowledged: [], refusals: [] };
+    await publishUntilStored(node.url, `before-${randomUUID()}`, 'lost', record);
+    await stream.waitForMessages(1);
+    const cursor = stream.cursor;
+    await redis.kill();
+    await redis.restart(); // without persistence: every stream, epoch and position is gone
+    await publishUntilStored(node.url, `after-${randomUUID()}`, 'lost', record);
+    const ids = record.acknowledged.map(({ id }) => id);
+    await stream.waitForMessages(2, 10_000);
+    assert.deepEqual(
+      stream.messages.map(({ id }) => id),
+      ids,
+    );
+    assert.deepEqual(stream.gaps, [1], 'the open stream is told it has a gap before the new message');
+    const poll = await fetch(`${node.url}/pns/poll?${new URLSearchParams({ sid, cursor: cursor ?? '', hold: '0' })}`);
+    const answer = (await poll.json()) as { gap?: boolean; msg: PnsMessage[] };
+    assert.equal(answer.gap, true, 'a cursor from before the loss is answered with a gap, never silently');
+    assert.deepEqual(
+      answer.msg.map(({ id }) => id),
+      [ids[1]],
+    );
+  });
+});
