@@ -13,8 +13,8 @@ export interface StreamPosition {
 export type CursorPositions = ReadonlyMap<string, StreamPosition>;
 
 export type DecodedCursor =
-  /** A cursor this version can serve. */
-  | { kind: 'positions'; positions: CursorPositions }
+  /** A cursor this version can serve; `recent` holds keys (`idKey`) of ids delivered lately, if any. */
+  | { kind: 'positions'; positions: CursorPositions; recent: string[] }
   /** Well-formed, but from a version this server does not know: serve it as a gap. */
   | { kind: 'unknown-version' }
   /** No version could have produced it. */
@@ -22,6 +22,8 @@ export type DecodedCursor =
 
 export const maxCursorLength = 4096;
 export const maxCursorChannels = 64;
+/** Most message keys a cursor remembers (see `encodeCursor`). */
+export const maxCursorRecent = 32;
 const maxFieldLength = 64;
 const currentPrefix = 'v1.';
 const versionPrefix = /^v[0-9]{1,4}\.[A-Za-z0-9_-]*$/;
@@ -46,6 +48,9 @@ export function channelKey(channel: string): string {
   return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
 }
 
+/** A short key for a message id, as a cursor remembers it: the same hash as `channelKey`. */
+export const idKey: (id: string) => string = channelKey;
+
 function toBase64Url(ascii: string): string {
   return btoa(ascii).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
@@ -65,10 +70,12 @@ function isField(value: unknown): value is string {
 
 /**
  * Encodes positions (by channel name) as an opaque, URL-safe cursor: `v1.` +
- * base64url of the JSON `[[epoch, …], [[channel key, epoch index, offset], …]]`.
+ * base64url of the JSON `[[epoch, …], [[channel key, epoch index, offset], …]]`,
+ * with a third element `[id key, …]` when `recent` is not empty: the messages
+ * delivered lately, where copies of one message can arrive apart (Redis Cluster).
  * Epochs are listed once, since a broker's channels usually share one.
  */
-export function encodeCursor(positions: ReadonlyMap<string, StreamPosition>): string {
+export function encodeCursor(positions: ReadonlyMap<string, StreamPosition>, recent: readonly string[] = []): string {
   const epochs: string[] = [];
   const entries: [string, number, string][] = [];
   for (const [channel, { epoch, offset }] of positions) {
@@ -77,7 +84,8 @@ export function encodeCursor(positions: ReadonlyMap<string, StreamPosition>): st
     entries.push([channelKey(channel), index, offset]);
   }
   // Keys, epochs and offsets are printable ASCII, so btoa is safe here.
-  return currentPrefix + toBase64Url(JSON.stringify([epochs, entries]));
+  const payload = recent.length === 0 ? [epochs, entries] : [epochs, entries, recent.slice(-maxCursorRecent)];
+  return currentPrefix + toBase64Url(JSON.stringify(payload));
 }
 
 /** Decodes a cursor into positions by channel key; look channels up with `channelKey(channel)`. */
@@ -92,8 +100,15 @@ export function decodeCursor(cursor: string): DecodedCursor {
   } catch {
     return { kind: 'malformed' };
   }
-  if (!Array.isArray(payload) || payload.length !== 2) return { kind: 'malformed' };
-  const [epochs, entries] = payload as unknown[];
+  if (!Array.isArray(payload) || payload.length < 2 || payload.length > 3) return { kind: 'malformed' };
+  const [epochs, entries, recent = []] = payload as unknown[];
+  // Written only when not empty: one cursor, one encoding.
+  const recentValid =
+    Array.isArray(recent) &&
+    (payload.length === 2 || recent.length > 0) &&
+    recent.length <= maxCursorRecent &&
+    recent.every((key) => typeof key === 'string' && keyPattern.test(key));
+  if (!recentValid) return { kind: 'malformed' };
   if (!Array.isArray(epochs) || epochs.length > maxCursorChannels || !epochs.every(isField)) return { kind: 'malformed' };
   if (!Array.isArray(entries) || entries.length > maxCursorChannels) return { kind: 'malformed' };
   const positions = new Map<string, StreamPosition>();
@@ -106,5 +121,5 @@ export function decodeCursor(cursor: string): DecodedCursor {
     }
     positions.set(key, { epoch: epochs[index] as string, offset });
   }
-  return { kind: 'positions', positions };
+  return { kind: 'positions', positions, recent: recent as string[] };
 }

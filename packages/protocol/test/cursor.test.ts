@@ -6,8 +6,10 @@ import {
   type DecodedCursor,
   decodeCursor,
   encodeCursor,
+  idKey,
   maxCursorChannels,
   maxCursorLength,
+  maxCursorRecent,
   type StreamPosition,
 } from '../src/cursor.js';
 
@@ -48,6 +50,25 @@ describe('cursor', { timeout: 60_000 }, () => {
         }),
         { numRuns: 300 },
       );
+    });
+
+    it('round-trips the keys of recently delivered ids, keeping the last maxCursorRecent', () => {
+      const positions = new Map([['user:42', { epoch: 'r1', offset: '1795665451094-999' }]]);
+      const keys = Array.from({ length: maxCursorRecent + 3 }, (_, i) => idKey(`message-${i}`));
+      const decoded = decodeCursor(encodeCursor(positions, keys));
+      assert.equal(decoded.kind, 'positions');
+      assert.deepEqual(decoded.kind === 'positions' && decoded.recent, keys.slice(3));
+      const plain = decodeCursor(encodeCursor(positions));
+      assert.deepEqual(plain.kind === 'positions' && plain.recent, []);
+    });
+
+    it('gives a cursor within maxCursorLength for maxCursorChannels Redis positions and maxCursorRecent keys', () => {
+      const positions = new Map<string, StreamPosition>();
+      for (let i = 0; i < maxCursorChannels; i++) positions.set(`topic:${i}`, { epoch: 'rAbCdEfGh', offset: '1795665451094-999' });
+      const keys = Array.from({ length: maxCursorRecent }, (_, i) => idKey(`a-long-message-id-${i}`));
+      const cursor = encodeCursor(positions, keys);
+      assert.ok(cursor.length <= maxCursorLength, `${cursor.length} characters`);
+      assert.equal(decodeCursor(cursor).kind, 'positions');
     });
 
     it('round-trips no positions at all', () => {
@@ -126,6 +147,11 @@ describe('cursor', { timeout: 60_000 }, () => {
         '[["e"],[["k",0.5,"1"]]]',
         '[[1],[["k",0,"1"]]]',
         '[["e"],[[1,0,"1"]]]',
+        '[["e"],[["k",0,"1"]],"k"]',
+        '[["e"],[["k",0,"1"]],[1]]',
+        '[["e"],[["k",0,"1"]],["K"]]',
+        `[["e"],[["k",0,"1"]],${JSON.stringify(Array.from({ length: 33 }, (_, i) => `k${i}`))}]`,
+        '[["e"],[["k",0,"1"]],["a"],[]]',
       ];
       for (const body of bodies) assert.deepEqual(decodeCursor(v1(body)), { kind: 'malformed' }, body);
     });

@@ -93,6 +93,11 @@ export type EntryStanding = 'next' | 'seen' | 'behind';
 export interface Broker {
   readonly name: string;
   /**
+   * Copies of one message sent to several channels may be separate entries with different orders, told
+   * in separate events (Redis Cluster: one per shard). Readers then remember the ids they delivered.
+   */
+  readonly splitsCopies: boolean;
+  /**
    * Stores a batch atomically: either every message is stored (or found as an
    * idempotent duplicate) or, on an id conflict, none is and this rejects with
    * `ID_CONFLICT`. Resolves only after storage; listeners are told after that.

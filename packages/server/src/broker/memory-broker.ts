@@ -60,6 +60,7 @@ const entryOverheadBytes = 320;
  */
 export class MemoryBroker implements Broker {
   readonly name = 'memory';
+  readonly splitsCopies = false;
   /** A restart makes a new epoch: cursors from before it are reported as gaps. */
   readonly epoch = `m${randomBytes(6).toString('base64url')}`;
   private readonly options: Required<MemoryBrokerOptions>;

@@ -55,6 +55,7 @@ const settleTimeoutMs = 1000;
  */
 export class RedisBroker implements Broker {
   readonly name = 'redis';
+  readonly splitsCopies: boolean;
   private readonly options: RedisBrokerOptions;
   private readonly fanout: RedisFanout;
   private readonly scripts: { publish: ScriptRunner; read: ScriptRunner; head: ScriptRunner };
@@ -62,6 +63,7 @@ export class RedisBroker implements Broker {
 
   constructor(options: RedisBrokerOptions) {
     this.options = options;
+    this.splitsCopies = options.cluster;
     const onError = options.onError ?? (() => {});
     this.fanout = new RedisFanout({
       subscriber: options.subscriber,

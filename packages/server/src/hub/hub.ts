@@ -119,7 +119,7 @@ export class Hub implements SubscriptionHost {
   private end(subscription: Subscription, reason: EndReason): void {
     if (subscription.closed) return; // answered or gone since the drain took its snapshot
     subscription.close();
-    subscription.spec.sink.end(reason, subscription.positions);
+    subscription.spec.sink.end(reason, subscription.cursor());
   }
 
   private listen(channel: string, subscription: Subscription): void {

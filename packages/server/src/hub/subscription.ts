@@ -1,4 +1,4 @@
-import type { StreamPosition } from '@pns/protocol';
+import { encodeCursor, idKey, maxCursorRecent, type StreamPosition } from '@pns/protocol';
 import type { Broker, BrokerEntry, PublishEvent, ReadResult } from '../broker/broker.js';
 
 /** What a subscriber receives: messages in order (each once), its new positions, and whether it missed some. */
@@ -8,6 +8,11 @@ export interface Delivery {
   gap: boolean;
   /** Set for a subscription that asked (`positionsPerEntry`) when there are several entries. */
   steps?: DeliverySteps;
+  /**
+   * Where the broker splits copies of a message: keys of the ids delivered lately, this delivery's last,
+   * for the cursor (`encodeCursor`), so a copy arriving after a reconnect is not delivered again.
+   */
+  recentKeys?: readonly string[];
 }
 
 /**
@@ -29,8 +34,8 @@ export type EndReason = 'superseded' | 'shutdown' | 'expired';
 export interface SubscriberSink {
   /** Messages (or a bare gap) for the client. A one-shot subscription is already closed when this is called. */
   deliver(delivery: Delivery): void;
-  /** The hub ended the subscription (it is already closed). */
-  end(reason: EndReason, positions: ReadonlyMap<string, StreamPosition>): void;
+  /** The hub ended the subscription (it is already closed); `cursor` is where it stands. */
+  end(reason: EndReason, cursor: string): void;
   /** A broker read failed; the subscription is already closed. */
   fail(error: unknown): void;
   /** The subscription has read everything retained and now waits for publishes (called once). */
@@ -47,6 +52,11 @@ export interface SubscriptionSpec {
   positions: Map<string, StreamPosition>;
   /** The start position itself could not be served (unknown cursor version, expired client position). */
   gap: boolean;
+  /**
+   * Keys of the ids this client was given lately (from its cursor). Used only where the broker splits
+   * copies of a message: a copy arriving later is then not delivered again.
+   */
+  recentKeys?: readonly string[];
   /** Long polling: close after the first delivery. */
   oneShot: boolean;
   /** Deliveries carry `steps`, so the transport can give each message its own resume point (SSE). */
@@ -83,6 +93,8 @@ export class Subscription {
   private lastEvent: PublishEvent | undefined;
   private hasWaited = false;
   private expiry: NodeJS.Timeout | undefined;
+  /** Keys of delivered ids, oldest first; only where the broker splits copies (see `Broker.splitsCopies`). */
+  private readonly recent: Set<string> | undefined;
   closed = false;
 
   constructor(host: SubscriptionHost, spec: SubscriptionSpec) {
@@ -90,10 +102,16 @@ export class Subscription {
     this.spec = spec;
     this.positionMap = spec.positions;
     this.pendingGap = spec.gap;
+    if (host.broker.splitsCopies) this.recent = new Set(spec.recentKeys);
   }
 
   get positions(): ReadonlyMap<string, StreamPosition> {
     return this.positionMap;
+  }
+
+  /** Where the subscription stands, as a cursor for its client. */
+  cursor(): string {
+    return encodeCursor(this.positionMap, this.recent ? [...this.recent] : []);
   }
 
   /** Reads everything retained after the positions; delivers it, or waits for publishes. */
@@ -151,6 +169,7 @@ export class Subscription {
     }
     if (deliverOn === undefined) return;
     for (const [channel, position] of advanced) this.positionMap.set(channel, position);
+    if (this.recent?.has(idKey(event.message.id))) return; // a copy of a message delivered from another channel
     const entry: BrokerEntry = {
       channel: deliverOn,
       position: advanced.get(deliverOn) as StreamPosition,
@@ -175,6 +194,14 @@ export class Subscription {
 
   private deliver(delivery: Delivery): void {
     if (this.spec.oneShot) this.close();
+    if (this.recent) {
+      for (const entry of delivery.entries) this.recent.add(idKey(entry.message.id));
+      for (const key of this.recent) {
+        if (this.recent.size <= maxCursorRecent) break;
+        this.recent.delete(key);
+      }
+      delivery.recentKeys = [...this.recent];
+    }
     this.host.delivered(this, delivery);
     this.spec.sink.deliver(delivery);
   }
@@ -212,7 +239,7 @@ export class Subscription {
     let cut = merged.length;
     for (let i = 0; i < merged.length; i++) {
       const entry = merged[i] as BrokerEntry;
-      if (ids.has(entry.message.id)) {
+      if (ids.has(entry.message.id) || this.recent?.has(idKey(entry.message.id))) {
         taken.set(entry.channel, entry.position);
         moves?.[moves.length - 1]?.push([entry.channel, entry.position]);
         continue;

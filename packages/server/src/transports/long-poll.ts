@@ -1,4 +1,4 @@
-import { encodeCursor, type StreamPosition } from '@pns/protocol';
+import { encodeCursor } from '@pns/protocol';
 import type { RawExchange, RawQuery } from '../http/raw-routes.js';
 import type { Delivery, EndReason, SubscriberSink, Subscription } from '../hub/subscription.js';
 import { parseSubscribeQuery, planSubscription } from './subscribe-request.js';
@@ -33,6 +33,7 @@ async function startPoll(context: TransportContext, exchange: RawExchange, rawQu
     channels: plan.channels,
     positions: plan.positions,
     gap: plan.gap,
+    recentKeys: plan.recentKeys,
     oneShot: true,
     sink: poll,
   });
@@ -59,12 +60,11 @@ class HeldPoll implements SubscriberSink {
   ) {}
 
   deliver(delivery: Delivery): void {
-    const cursor = encodeCursor(delivery.positions);
+    const cursor = encodeCursor(delivery.positions, delivery.recentKeys);
     this.answer(this.context.renderer.pollBody(delivery, cursor), cursor, delivery.entries.length > 0 ? 'message' : 'gap');
   }
 
-  end(reason: EndReason, positions: ReadonlyMap<string, StreamPosition>): void {
-    const cursor = encodeCursor(positions);
+  end(reason: EndReason, cursor: string): void {
     // A poll never gets `expired`: it sets no expiresAt, its hold already ends when the token does.
     this.answer(this.context.renderer.emptyBody(cursor, reason === 'superseded'), cursor, reason === 'expired' ? 'timeout' : reason);
   }
@@ -84,7 +84,7 @@ class HeldPoll implements SubscriberSink {
     this.timer = undefined;
     const subscription = this.subscription as Subscription;
     subscription.close();
-    const cursor = encodeCursor(subscription.positions);
+    const cursor = subscription.cursor();
     this.answer(this.context.renderer.emptyBody(cursor), cursor, 'timeout');
   }
 

@@ -1,4 +1,4 @@
-import { encodeCursor, errorCatalog, type StreamPosition } from '@pns/protocol';
+import { encodeCursor, errorCatalog } from '@pns/protocol';
 import type { RawExchange, RawQuery } from '../http/raw-routes.js';
 import { forEachPositions } from '../hub/delivery-positions.js';
 import type { Delivery, EndReason, SubscriberSink, Subscription } from '../hub/subscription.js';
@@ -81,17 +81,21 @@ class EventStream implements SubscriberSink {
     let out = !delivery.gap
       ? ''
       : empty
-        ? `id: ${encodeCursor(delivery.positions)}\nevent: gap\ndata: {"gap":true}\n\n`
+        ? `id: ${encodeCursor(delivery.positions, delivery.recentKeys)}\nevent: gap\ndata: {"gap":true}\n\n`
         : `event: gap\ndata: {"gap":true}\n\n`;
+    const last = delivery.entries.length - 1;
+    const recent = delivery.recentKeys ?? [];
     forEachPositions(delivery, (index, positions) => {
       const entry = delivery.entries[index];
-      if (entry) out += `id: ${encodeCursor(positions)}\ndata: ${renderer.messageJson(entry)}\n\n`;
+      // An event's id remembers the messages up to it, not those after it (they are appended last).
+      const keys = recent.slice(0, Math.max(0, recent.length - (last - index)));
+      if (entry) out += `id: ${encodeCursor(positions, keys)}\ndata: ${renderer.messageJson(entry)}\n\n`;
     });
-    if (empty && !delivery.gap) out += `id: ${encodeCursor(delivery.positions)}\n\n`;
+    if (empty && !delivery.gap) out += `id: ${encodeCursor(delivery.positions, recent)}\n\n`;
     this.write(out);
   }
 
-  end(reason: EndReason, positions: ReadonlyMap<string, StreamPosition>): void {
+  end(reason: EndReason, cursor: string): void {
     if (reason === 'expired') {
       const { message } = errorCatalog.SESSION_EXPIRED;
       this.finish(`event: end\ndata: ${JSON.stringify({ reason: 'expired', errorCode: 'SESSION_EXPIRED', message })}\n\n`);
@@ -99,7 +103,7 @@ class EventStream implements SubscriberSink {
     }
     // After a shutdown, browsers come back spread over a few seconds rather than all at once.
     const retry = reason === 'shutdown' ? `retry: ${1000 + Math.floor(Math.random() * 4000)}\n` : '';
-    this.finish(`id: ${encodeCursor(positions)}\n${retry}event: end\ndata: {"reason":"${reason}"}\n\n`);
+    this.finish(`id: ${cursor}\n${retry}event: end\ndata: {"reason":"${reason}"}\n\n`);
   }
 
   fail(error: unknown): void {
@@ -116,7 +120,7 @@ class EventStream implements SubscriberSink {
   waiting(): void {
     const subscription = this.subscription as Subscription;
     const heartbeat = this.context.config.sseHeartbeatSeconds;
-    this.write(`id: ${encodeCursor(subscription.positions)}\nevent: live\ndata: {"heartbeat":${heartbeat}}\n\n`);
+    this.write(`id: ${subscription.cursor()}\nevent: live\ndata: {"heartbeat":${heartbeat}}\n\n`);
   }
 
   write(text: string): void {

@@ -91,7 +91,7 @@ function digest(text: string): string {
   return createHash('sha256').update(text).digest('base64url').slice(0, 22);
 }
 
-export interface SubscribePlan extends Pick<SubscriptionSpec, 'sessionKey' | 'channels' | 'positions' | 'gap'> {
+export interface SubscribePlan extends Pick<SubscriptionSpec, 'sessionKey' | 'channels' | 'positions' | 'gap' | 'recentKeys'> {
   session: Session;
   /** Set for a cursorless client: where its position is remembered between polls. */
   clientKey: string | undefined;
@@ -117,6 +117,7 @@ export async function planSubscription(
   const clientKey = remember ? digest(`${query.sid}\n${query.comeFrom ?? ''}`) : undefined;
   let stored: string | 'expired' | undefined = query.cursor;
   if (clientKey !== undefined) stored = await backend(() => context.clientPositions.get(clientKey));
+  let recentKeys: string[] = [];
   let known: ReadonlyMap<string, StreamPosition> | undefined;
   let gap = false;
   // A cursorless client unknown here whose token predates this server may have
@@ -133,7 +134,7 @@ export async function planSubscription(
     const decoded = decodeCursor(stored);
     if (decoded.kind === 'malformed') throw new PnsError('BAD_REQUEST', 'Query parameter `cursor` is not a pns cursor.');
     if (decoded.kind === 'unknown-version') gap = true;
-    else known = decoded.positions;
+    else ({ positions: known, recent: recentKeys } = decoded);
   }
   const keys = channels.map(channelKey);
   // Two channels with one key (a 53-bit hash collision) cannot tell their positions apart: serve both as a gap.
@@ -151,5 +152,5 @@ export async function planSubscription(
     // Seen from its first poll on: what is published from now is kept for it.
     await backend(() => context.clientPositions.set(clientKey, encodeCursor(positions)));
   }
-  return { session, channels, positions, gap, sessionKey, clientKey };
+  return { session, channels, positions, gap, sessionKey, clientKey, recentKeys };
 }

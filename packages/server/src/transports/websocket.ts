@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { encodeCursor, PnsError, type StreamPosition } from '@pns/protocol';
+import { encodeCursor, PnsError } from '@pns/protocol';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { RawQuery } from '../http/raw-routes.js';
 import type { Delivery, EndReason, SubscriberSink, Subscription } from '../hub/subscription.js';
@@ -105,15 +105,15 @@ class SocketSubscriber implements SubscriberSink {
   }
 
   deliver(delivery: Delivery): void {
-    this.send(this.context.renderer.pollBody(delivery, encodeCursor(delivery.positions)));
+    this.send(this.context.renderer.pollBody(delivery, encodeCursor(delivery.positions, delivery.recentKeys)));
   }
 
-  end(reason: EndReason, positions: ReadonlyMap<string, StreamPosition>): void {
+  end(reason: EndReason, cursor: string): void {
     if (reason === 'expired') {
       this.close(wsCloseCodes.expired, 'SESSION_EXPIRED');
       return;
     }
-    this.send(this.context.renderer.emptyBody(encodeCursor(positions), reason === 'superseded'));
+    this.send(this.context.renderer.emptyBody(cursor, reason === 'superseded'));
     this.close(reason === 'shutdown' ? wsCloseCodes.shutdown : wsCloseCodes.superseded, reason);
   }
 
@@ -129,7 +129,7 @@ class SocketSubscriber implements SubscriberSink {
     const subscription = this.subscription as Subscription;
     this.caughtUp = true;
     const heartbeat = `,"heartbeat":${this.context.config.wsPingSeconds}`;
-    this.send(this.context.renderer.emptyBody(encodeCursor(subscription.positions), false, heartbeat));
+    this.send(this.context.renderer.emptyBody(subscription.cursor(), false, heartbeat));
   }
 
   /**
@@ -144,8 +144,7 @@ class SocketSubscriber implements SubscriberSink {
     this.alive = false;
     this.socket.ping();
     const subscription = this.subscription;
-    if (this.caughtUp && subscription && !subscription.closed)
-      this.send(this.context.renderer.emptyBody(encodeCursor(subscription.positions)));
+    if (this.caughtUp && subscription && !subscription.closed) this.send(this.context.renderer.emptyBody(subscription.cursor()));
   }
 
   private send(frame: string): void {
