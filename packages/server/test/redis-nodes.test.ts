@@ -5,7 +5,15 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { PnsMessage } from '@pns/protocol';
 import { createPublisher, createToken } from '@pns/publisher';
-import { type RedisInstance, redisSkipReason, type SpawnedServer, spawnServer, startHttpPoller, startRedis } from '@pns/test-support';
+import {
+  type RedisInstance,
+  redisCommand,
+  redisSkipReason,
+  type SpawnedServer,
+  spawnServer,
+  startHttpPoller,
+  startRedis,
+} from '@pns/test-support';
 import { delay, waitFor } from './support/harness.js';
 import { openSubscriber, type TransportName, type TransportSubscriber } from './support/transport-subscriber.js';
 
@@ -115,5 +123,27 @@ describe('three nodes on one Redis', { skip: noRedis, timeout: 120_000 }, () => 
     assert.deepEqual(ids(onA.received), [probe]);
     assert.deepEqual(ids(onB.received), missed);
     assert.deepEqual([...onA.serverErrors, ...onB.serverErrors], []);
+  });
+
+  it('accepts the web application’s own session ids from Redis with PNS_SESSION_REDIS_KEY', async () => {
+    const node = await redisNode(redis, prefix, { PNS_SESSION_REDIS_KEY: `${prefix}-session:{sid}` });
+    try {
+      const sid = `webmail-${randomBytes(8).toString('hex')}`;
+      await redisCommand(redis.port, ['SET', `${prefix}-session:${sid}`, JSON.stringify({ userId: 'mail-7' }), 'EX', '600']);
+      const poller = startHttpPoller({ url: node.url, sid, hold: 5, pollIntervalMs: 50 });
+      try {
+        await heldOn(node, 1);
+        const id = await createPublisher({ url: (nodes[0] as SpawnedServer).url, publishKey }).publish('user:mail-7', 70, 'new mail');
+        await waitFor(() => poller.received.length === 1, 10_000, 'the message');
+        assert.deepEqual(ids(poller.received), [id]);
+      } finally {
+        await poller.stop();
+      }
+      const unknown = await fetch(`${node.url}/pns/poll?sid=no-such-session&comeFrom=1003`);
+      assert.equal(unknown.status, 401);
+      assert.equal(((await unknown.json()) as { errorCode: string }).errorCode, 'SESSION_EXPIRED');
+    } finally {
+      await node.stop();
+    }
   });
 });
