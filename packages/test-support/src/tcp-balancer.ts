@@ -1,5 +1,6 @@
 // A TCP load balancer for tests of several pns nodes: round-robin over backends, skipping one that refuses
 // the connection (a killed node), as a real balancer does after its health check fails. No stickiness.
+// With one backend it is a link that a test can cut (a network partition) and heal.
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
 export interface TcpBalancer {
@@ -8,6 +9,9 @@ export interface TcpBalancer {
   port: number;
   /** Connections handed to each backend port so far. */
   counts(): ReadonlyMap<number, number>;
+  /** A network partition: every open connection is cut, and new ones are reset, until `heal()`. */
+  cut(): void;
+  heal(): void;
   close(): Promise<void>;
 }
 
@@ -16,7 +20,12 @@ export async function startTcpBalancer(backendPorts: readonly number[]): Promise
   let next = 0;
   const counts = new Map<number, number>(backendPorts.map((port) => [port, 0]));
   const sockets = new Set<Socket>();
+  let partitioned = false;
   const server: Server = createServer((client) => {
+    if (partitioned) {
+      client.resetAndDestroy();
+      return;
+    }
     sockets.add(client);
     client.once('close', () => sockets.delete(client));
     client.pause();
@@ -55,6 +64,13 @@ export async function startTcpBalancer(backendPorts: readonly number[]): Promise
     url: `http://127.0.0.1:${port}`,
     port,
     counts: () => counts,
+    cut: () => {
+      partitioned = true;
+      for (const socket of sockets) socket.resetAndDestroy();
+    },
+    heal: () => {
+      partitioned = false;
+    },
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

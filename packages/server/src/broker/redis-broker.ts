@@ -60,6 +60,7 @@ export class RedisBroker implements Broker {
   private readonly fanout: RedisFanout;
   private readonly scripts: { publish: ScriptRunner; read: ScriptRunner; head: ScriptRunner };
   private closed = false;
+  private readyWait: Promise<void> | undefined;
 
   constructor(options: RedisBrokerOptions) {
     this.options = options;
@@ -71,7 +72,7 @@ export class RedisBroker implements Broker {
       notifyChannel: (channel) => `${this.tag(channel)}:n`,
       parse: (payload) => this.parseNotification(payload),
       lingerMs: options.subscriptionLingerMs ?? 10_000,
-      commandsReady: () => whenReady(options.redis),
+      commandsReady: () => this.commandsReady(),
       onError,
     });
     const define = (name: string, lua: string): ScriptRunner => {
@@ -285,6 +286,19 @@ export class RedisBroker implements Broker {
     return `r${randomBytes(6).toString('base64url')}`;
   }
 
+  /** Resolves when the command connection is ready (at once if it is); one wait shared by every caller. */
+  private commandsReady(): Promise<void> {
+    const { redis } = this.options;
+    if (redis.status === 'ready') return Promise.resolve();
+    this.readyWait ??= new Promise((resolve) =>
+      redis.once('ready', () => {
+        this.readyWait = undefined;
+        resolve();
+      }),
+    );
+    return this.readyWait;
+  }
+
   private assertOpen(): void {
     if (this.closed) throw new BrokerUnavailableError('the redis broker is closed');
   }
@@ -294,10 +308,4 @@ export class RedisBroker implements Broker {
 function orderOf(offset: string): number {
   const dash = offset.indexOf('-');
   return Number(offset.slice(0, dash)) * 1000 + Number(offset.slice(dash + 1));
-}
-
-/** Resolves when `client` is connected and ready (at once if it is). */
-function whenReady(client: Redis | Cluster): Promise<void> {
-  if (client.status === 'ready') return Promise.resolve();
-  return new Promise((resolve) => client.once('ready', () => resolve()));
 }

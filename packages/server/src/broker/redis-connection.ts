@@ -24,7 +24,7 @@ const commandOptions: RedisOptions = {
 };
 
 /** The subscriber queues its (un)subscribes while away, so what it was asked for is in place once back. */
-const subscriberOptions: RedisOptions = { ...commandOptions, enableOfflineQueue: true, commandTimeout: undefined };
+const subscriberOptions: RedisOptions = { ...commandOptions, enableOfflineQueue: true, commandTimeout: undefined, autoResubscribe: false };
 
 export type RedisClient = Redis | Cluster;
 

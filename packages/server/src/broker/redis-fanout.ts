@@ -39,7 +39,6 @@ export class RedisFanout {
   private readonly pending = new Set<Promise<unknown>>();
   /** Headers of recent notifications: the copies of one publish, one per channel, are told once. */
   private readonly recent = new Set<string>();
-  private hasBeenReady = false;
 
   constructor(options: RedisFanoutOptions) {
     this.options = options;
@@ -47,10 +46,10 @@ export class RedisFanout {
     subscriber.on(options.sharded ? 'smessage' : 'message', (notifyChannel: string, payload: string) =>
       this.onNotification(notifyChannel, payload),
     );
+    // Each time the subscriber connects (again), every channel is subscribed (again): a subscribe asked for
+    // while Redis was away failed, and what was published meanwhile is read once the subscription is active.
     subscriber.on('ready', () => {
-      // ioredis resubscribes by itself after a reconnect; what was published meanwhile must be read.
-      if (this.hasBeenReady) void this.options.commandsReady().then(() => this.resyncAll());
-      this.hasBeenReady = true;
+      for (const channel of this.channels.keys()) this.sendSubscribe(channel);
     });
   }
 
@@ -100,19 +99,23 @@ export class RedisFanout {
   }
 
   private redisSubscribe(channel: string): void {
+    this.byNotifyChannel.set(this.options.notifyChannel(channel), channel);
+    this.sendSubscribe(channel);
+  }
+
+  /** Subscribes in Redis; once active, the channel's listeners re-read (as soon as commands run). */
+  private sendSubscribe(channel: string): void {
     const notifyChannel = this.options.notifyChannel(channel);
-    this.byNotifyChannel.set(notifyChannel, channel);
     const { subscriber, sharded } = this.options;
     const command = sharded ? subscriber.ssubscribe(notifyChannel) : subscriber.subscribe(notifyChannel);
     this.pending.add(command);
     command.then(
       () => {
         this.pending.delete(command);
-        this.resync(channel);
+        void this.options.commandsReady().then(() => this.resync(channel));
       },
       (error: unknown) => {
-        // Not active: listeners re-read when Redis is back (the 'ready' handler), and ioredis
-        // resubscribes everything it was asked for.
+        // Not active: the 'ready' handler subscribes again once Redis is back.
         this.pending.delete(command);
         this.options.onError(error);
       },
@@ -153,9 +156,5 @@ export class RedisFanout {
     const entry = this.channels.get(channel);
     if (!entry) return;
     for (const resync of entry.listeners.values()) resync?.();
-  }
-
-  private resyncAll(): void {
-    for (const channel of this.channels.keys()) this.resync(channel);
   }
 }
