@@ -37,8 +37,12 @@ function throttledErrorLog(logger: Logger, what: string): (error: unknown) => vo
  * Redis (PNS_REDIS_URL), where every node of a service sees the same messages and positions.
  */
 export async function storageFromConfig(config: ServerConfig, logger: Logger, positionLifetimeMs: number): Promise<Storage> {
-  const sessionRedis = config.sessionRedisUrl
-    ? createRedisClient({ urls: [config.sessionRedisUrl], cluster: false, connectionName: `pns-${process.pid}` }, 'sessions')
+  // Sessions in their own Redis, or in the broker's (a Cluster then, if the broker's is one).
+  const sessionTarget = config.sessionRedisUrl
+    ? { urls: [config.sessionRedisUrl], cluster: false }
+    : { urls: config.redisUrl, cluster: config.redisCluster };
+  const sessionRedis = config.sessionRedisKey
+    ? createRedisClient({ ...sessionTarget, connectionName: `pns-${process.pid}` }, 'sessions')
     : undefined;
   let sessions: SessionResolver | undefined;
   if (sessionRedis && config.sessionRedisKey) {

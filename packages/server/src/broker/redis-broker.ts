@@ -45,6 +45,8 @@ interface PublishPart {
 type ScriptRunner = (numberOfKeys: number, ...args: (string | number)[]) => Promise<unknown>;
 
 const offsetPattern = /^[0-9]{1,15}-[0-9]{1,3}$/;
+/** Reads in flight at once per node. */
+const readConcurrency = 256;
 /** Longest a publish waits for this node's own pending subscribes, so it can tell them. */
 const settleTimeoutMs = 1000;
 
@@ -61,6 +63,8 @@ export class RedisBroker implements Broker {
   private readonly scripts: { publish: ScriptRunner; read: ScriptRunner; head: ScriptRunner };
   private closed = false;
   private readyWait: Promise<void> | undefined;
+  private readonly reads = new ConcurrencyLimit(readConcurrency);
+  private readonly keepAlive: NodeJS.Timeout;
 
   constructor(options: RedisBrokerOptions) {
     this.options = options;
@@ -81,6 +85,9 @@ export class RedisBroker implements Broker {
       return (numberOfKeys, ...args) => (commands[`pns_${name}`] as ScriptRunner).call(options.redis, numberOfKeys, ...args);
     };
     this.scripts = { publish: define('publish', publishScript), read: define('read', readScript), head: define('head', headScript) };
+    // Reads and publishes renew a channel's keys; a stream on a quiet channel does neither, so this does.
+    this.keepAlive = setInterval(() => void this.renewListenedChannels(onError), Math.max(1000, options.channelIdleMs / 4));
+    this.keepAlive.unref();
   }
 
   async publish(batch: PublishRequest[]): Promise<PublishOutcome[]> {
@@ -89,13 +96,23 @@ export class RedisBroker implements Broker {
     await this.fanout.settled(settleTimeoutMs);
     const ids = batch.map((request) => request.id ?? randomUUID());
     const outcomes: PublishOutcome[] = ids.map((id) => ({ id, duplicate: true }));
-    // Without Cluster the whole batch is one script (atomic). With it, one script per slot: a message
-    // whose channels span slots is stored and told by each shard for its own channels.
-    for (const group of this.groups(batch)) {
-      const duplicates = await this.publishGroup(group, ids);
-      group.forEach((part, index) => {
-        if (!duplicates[index]) (outcomes[part.index] as PublishOutcome).duplicate = false;
+    if (!this.options.cluster) {
+      // The whole batch is one script: atomic.
+      const duplicates = await this.publishGroup(
+        batch.map((request, index) => ({ index, request, channels: request.channels })),
+        ids,
+      );
+      duplicates.forEach((duplicate, index) => {
+        (outcomes[index] as PublishOutcome).duplicate = duplicate;
       });
+      return outcomes;
+    }
+    // Cluster: every id is checked on its shards before anything is stored, then message by message one
+    // script per slot, run together, so the copies of a message on several shards are told close together.
+    await this.checkIds(batch);
+    for (const [index, request] of batch.entries()) {
+      const results = await Promise.all(this.partsBySlot(index, request).map((part) => this.publishGroup([part], ids)));
+      (outcomes[index] as PublishOutcome).duplicate = results.every(([duplicate]) => duplicate === true);
     }
     return outcomes;
   }
@@ -103,8 +120,9 @@ export class RedisBroker implements Broker {
   async read(channel: string, after: StreamPosition, limit: number): Promise<ReadResult> {
     this.assertOpen();
     const offset = offsetPattern.test(after.offset) ? after.offset : '';
-    const reply = (await this.run(() =>
-      this.scripts.read(2, ...this.channelKeys(channel), after.epoch, offset, limit, this.newEpoch(), this.options.channelIdleMs),
+    const keys = this.channelKeys(channel);
+    const reply = (await this.reads.run(() =>
+      this.run(() => this.scripts.read(2, ...keys, after.epoch, offset, limit, this.newEpoch(), this.options.channelIdleMs)),
     )) as [string, string, string, number, number, ...(string | string[])[]];
     const [epoch, from, head, gap, more] = reply;
     const entries: BrokerEntry[] = [];
@@ -155,6 +173,7 @@ export class RedisBroker implements Broker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.keepAlive);
     this.fanout.close();
     await Promise.allSettled([this.options.redis.quit(), this.options.subscriber.quit()]);
   }
@@ -208,31 +227,45 @@ export class RedisBroker implements Broker {
       | string
       | number
     )[];
-    if (reply[0] === 'conflict') {
-      throw new PnsError('ID_CONFLICT', `Message id ${JSON.stringify(reply[1])} was already used for another message.`);
-    }
+    if (reply[0] === 'conflict') throw idConflict(String(reply[1]));
     return reply.slice(1).map((flag) => flag === 1);
   }
 
-  /** The batch as script calls: one without Cluster; with it, one per slot, in the order slots first appear. */
-  private groups(batch: PublishRequest[]): PublishPart[][] {
-    if (!this.options.cluster) return [batch.map((request, index) => ({ index, request, channels: request.channels }))];
-    const bySlot = new Map<number, PublishPart[]>();
-    batch.forEach((request, index) => {
-      const perSlot = new Map<number, string[]>();
-      for (const channel of request.channels) {
-        const slot = calculateSlot(this.tag(channel));
-        const list = perSlot.get(slot);
-        if (list) list.push(channel);
-        else perSlot.set(slot, [channel]);
+  /** A message's channels grouped by Cluster slot: one script each. */
+  private partsBySlot(index: number, request: PublishRequest): PublishPart[] {
+    const perSlot = new Map<number, string[]>();
+    for (const channel of request.channels) {
+      const slot = calculateSlot(this.tag(channel));
+      const list = perSlot.get(slot);
+      if (list) list.push(channel);
+      else perSlot.set(slot, [channel]);
+    }
+    return [...perSlot.values()].map((channels) => ({ index, request, channels }));
+  }
+
+  /**
+   * Cluster: the scripts of a batch run on several shards, so the ids are checked first, on every shard that
+   * records them, and a conflict stores nothing. (A publish racing this one with the same id is still caught
+   * by each script, for its own shard.)
+   */
+  private async checkIds(batch: PublishRequest[]): Promise<void> {
+    const wanted = new Map<string, string>();
+    const lookups: Promise<void>[] = [];
+    for (const [index, request] of batch.entries()) {
+      if (request.id === undefined) continue;
+      const value = `${request.scope}\n${request.fingerprint}`;
+      if ((wanted.get(request.id) ?? value) !== value) throw idConflict(request.id);
+      wanted.set(request.id, value);
+      for (const part of this.partsBySlot(index, request)) {
+        const key = this.idempotencyKey(request.id, part.channels[0] as string);
+        lookups.push(
+          (this.run(() => this.options.redis.get(key)) as Promise<string | null>).then((had) => {
+            if (had !== null && had !== value) throw idConflict(request.id as string);
+          }),
+        );
       }
-      for (const [slot, channels] of perSlot) {
-        const parts = bySlot.get(slot);
-        if (parts) parts.push({ index, request, channels });
-        else bySlot.set(slot, [{ index, request, channels }]);
-      }
-    });
-    return [...bySlot.values()];
+    }
+    await Promise.all(lookups);
   }
 
   private run(command: () => Promise<unknown>): Promise<unknown> {
@@ -286,6 +319,17 @@ export class RedisBroker implements Broker {
     return `r${randomBytes(6).toString('base64url')}`;
   }
 
+  private async renewListenedChannels(onError: (error: unknown) => void): Promise<void> {
+    if (this.options.redis.status !== 'ready') return;
+    const { redis, channelIdleMs } = this.options;
+    let sent = 0;
+    for (const channel of [...this.fanout.channelNames()]) {
+      for (const key of this.channelKeys(channel)) redis.pexpire(key, channelIdleMs).catch(onError);
+      // A few hundred at a time, so a node with many channels does not flood Redis at once.
+      if (++sent % 256 === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
   /** Resolves when the command connection is ready (at once if it is); one wait shared by every caller. */
   private commandsReady(): Promise<void> {
     const { redis } = this.options;
@@ -308,4 +352,31 @@ export class RedisBroker implements Broker {
 function orderOf(offset: string): number {
   const dash = offset.indexOf('-');
   return Number(offset.slice(0, dash)) * 1000 + Number(offset.slice(dash + 1));
+}
+
+/**
+ * At most `limit` tasks at once; the rest wait in order. After Redis comes back every subscription re-reads: queued in
+ * Redis all at once, the last of them would pass the command timeout and end their streams.
+ */
+class ConcurrencyLimit {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active < this.limit) this.active++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve)); // the slot is handed over
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
+    }
+  }
+}
+
+function idConflict(id: string): PnsError {
+  return new PnsError('ID_CONFLICT', `Message id ${JSON.stringify(id)} was already used for another message.`);
 }

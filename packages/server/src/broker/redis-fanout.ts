@@ -1,6 +1,9 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { BrokerListener, PublishEvent } from './broker.js';
 
+/** Notification headers remembered to tell the copies of one publish apart from the next publish. */
+const recentHeaderLimit = 64;
+
 /** A channel's listeners on this node, and who to tell when notifications may have been missed. */
 interface ChannelListeners {
   listeners: Map<BrokerListener, (() => void) | undefined>;
@@ -48,9 +51,12 @@ export class RedisFanout {
     );
     // Each time the subscriber connects (again), every channel is subscribed (again): a subscribe asked for
     // while Redis was away failed, and what was published meanwhile is read once the subscription is active.
-    subscriber.on('ready', () => {
+    const resubscribe = (): void => {
       for (const channel of this.channels.keys()) this.sendSubscribe(channel);
-    });
+    };
+    subscriber.on('ready', resubscribe);
+    // A Cluster rebuilds its per-shard subscribers by itself (failover, slot moves) and says so with this event.
+    if (options.sharded) subscriber.on('subscribersReady', resubscribe);
   }
 
   subscribe(channel: string, listener: BrokerListener, resync: (() => void) | undefined): () => void {
@@ -86,6 +92,11 @@ export class RedisFanout {
       }),
     ]);
     clearTimeout(timer);
+  }
+
+  /** The channels this node listens to (with listeners, or lingering). */
+  channelNames(): IterableIterator<string> {
+    return this.channels.keys();
   }
 
   /** Redis subscriptions held (channels with listeners, and lingering ones). */
@@ -138,8 +149,8 @@ export class RedisFanout {
     const event = this.options.parse(payload);
     if (!event) return;
     this.recent.add(header);
-    // Copies of one publish arrive back to back, so a short memory is enough.
-    if (this.recent.size > 4096) this.recent.delete(this.recent.values().next().value as string);
+    // The copies of one publish are sent back to back by one script, so a short memory is enough.
+    if (this.recent.size > recentHeaderLimit) this.recent.delete(this.recent.values().next().value as string);
     const called = new Set<BrokerListener>();
     for (const { channel } of event.entries) {
       const entry = this.channels.get(channel);

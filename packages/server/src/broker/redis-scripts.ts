@@ -24,16 +24,18 @@ local function nowMs()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
--- A channel's bookkeeping, made on first use. A stream whose bookkeeping is gone (evicted) cannot be
--- trusted to be complete, so it starts over under a new epoch: readers are told they have a gap.
+-- A channel's bookkeeping, made on first use. A stream whose bookkeeping is gone, or bookkeeping whose
+-- stream is gone (evicted, or lost by a restart), cannot be trusted to be complete: the channel starts over
+-- under a new epoch, and its readers are told they have a gap.
 local function channelState(sk, mk, candidateEpoch)
   local meta = redis.call('HMGET', mk, 'e', 'h', 'r')
-  if not meta[1] then
-    redis.call('DEL', sk)
-    redis.call('HSET', mk, 'e', candidateEpoch, 'h', '0-0', 'r', '0-0')
-    return candidateEpoch, '0-0', '0-0'
+  local head = meta[2] or '0-0'
+  if meta[1] and (head == '0-0' or redis.call('EXISTS', sk) == 1) then
+    return meta[1], head, meta[3] or '0-0'
   end
-  return meta[1], meta[2] or '0-0', meta[3] or '0-0'
+  redis.call('DEL', sk)
+  redis.call('HSET', mk, 'e', candidateEpoch, 'h', '0-0', 'r', '0-0')
+  return candidateEpoch, '0-0', '0-0'
 end
 `;
 

@@ -1,4 +1,8 @@
 import { encodeCursor, idKey, maxCursorRecent, type StreamPosition } from '@pns/protocol';
+
+/** Delivered ids a subscription remembers where copies arrive apart; its cursor carries the last `maxCursorRecent`. */
+const recentKeyLimit = 2 * maxCursorRecent;
+
 import type { Broker, BrokerEntry, PublishEvent, ReadResult } from '../broker/broker.js';
 
 /** What a subscriber receives: messages in order (each once), its new positions, and whether it missed some. */
@@ -66,6 +70,11 @@ export interface SubscriptionSpec {
    * Streams set it; a long poll caps its hold at that time instead.
    */
   expiresAt?: number | undefined;
+  /**
+   * Asks the session store again when `expiresAt` comes: resolves with the session's new expiry (a session
+   * the web application extended, in Redis), or rejects. Without it the subscription ends at `expiresAt`.
+   */
+  renewSession?: () => Promise<number | undefined>;
   sink: SubscriberSink;
 }
 
@@ -197,7 +206,7 @@ export class Subscription {
     if (this.recent) {
       for (const entry of delivery.entries) this.recent.add(idKey(entry.message.id));
       for (const key of this.recent) {
-        if (this.recent.size <= maxCursorRecent) break;
+        if (this.recent.size <= recentKeyLimit) break;
         this.recent.delete(key);
       }
       delivery.recentKeys = [...this.recent];
