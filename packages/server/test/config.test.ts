@@ -98,9 +98,10 @@ describe('loadConfig', { timeout: 10_000 }, () => {
       assert.match(problems({ ...keys, redisUrl: 'redis://a:1', sessionRedisKey: 'session' }).join(), /\{sid\}/);
     });
 
-    it('reads the session Redis from PNS_REDIS_URL unless given its own', () => {
+    it('reads the sessions from the broker’s Redis unless given its own', () => {
       const shared = loadConfig({ ...keys, redisUrl: 'redis://127.0.0.1:6379', sessionRedisKey: 'session:{sid}' });
-      assert.equal(shared.sessionRedisUrl, 'redis://127.0.0.1:6379');
+      assert.equal(shared.sessionRedisUrl, undefined);
+      assert.equal(shared.sessionRedisKey, 'session:{sid}');
       const own = loadConfig({ ...keys, sessionRedisKey: 'sess:{sid}', sessionRedisUrl: 'redis://127.0.0.1:6380' });
       assert.equal(own.sessionRedisUrl, 'redis://127.0.0.1:6380');
       assert.deepEqual(own.redisUrl, []);

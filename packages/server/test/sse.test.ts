@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { encodeCursor, type PnsMessage } from '@pns/protocol';
+import { encodeCursor, PnsError, type PnsMessage } from '@pns/protocol';
 import type { SessionResolver } from '../src/auth/session-resolver.js';
 import { startTestServer, type TestServer, waitFor } from './support/harness.js';
 import { openSse, type SseStream } from './support/sse-client.js';
@@ -114,8 +114,13 @@ describe('GET /pns/sse', { timeout: 30_000 }, () => {
 
   describe('#end', () => {
     it('ends with SESSION_EXPIRED when the session stops being accepted', async () => {
+      // Accepted for 300 ms; asked again when that time comes, it has ended.
+      let asked = 0;
       const shortLived: SessionResolver = {
-        resolve: async () => ({ userId: 'brief', topics: new Set(), expiresAt: Date.now() + 300, issuedAt: undefined }),
+        resolve: async () => {
+          if (asked++ > 0) throw new PnsError('SESSION_EXPIRED');
+          return { userId: 'brief', topics: new Set(), expiresAt: Date.now() + 300, issuedAt: undefined };
+        },
       };
       const brief = await startTestServer({}, { sessions: shortLived });
       try {
@@ -125,6 +130,29 @@ describe('GET /pns/sse', { timeout: 30_000 }, () => {
         assert.equal(JSON.parse(end?.data as string).errorCode, 'SESSION_EXPIRED');
       } finally {
         await brief.close();
+      }
+    });
+
+    it('keeps a stream open while the session store extends the session, and ends it once the session is gone', async () => {
+      // Extended once (a web application's sliding session), then gone.
+      let asked = 0;
+      const sliding: SessionResolver = {
+        resolve: async () => {
+          if (asked++ > 1) throw new PnsError('SESSION_EXPIRED');
+          return { userId: 'sliding', topics: new Set(), expiresAt: Date.now() + 300, issuedAt: undefined };
+        },
+      };
+      const server = await startTestServer({}, { sessions: sliding });
+      try {
+        const opened = Date.now();
+        const stream = await openSse(sseUrl(server, 'any'));
+        await stream.ended;
+        const end = stream.events.find((e) => e.event === 'end');
+        assert.equal(JSON.parse(end?.data as string).errorCode, 'SESSION_EXPIRED');
+        assert.equal(asked, 3, 'asked at the start and at each expiry');
+        assert.ok(Date.now() - opened >= 550, 'outlived the first expiry');
+      } finally {
+        await server.close();
       }
     });
 

@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { PollResponse } from '@pns/protocol';
+import { PnsError } from '@pns/protocol';
 import { WebSocket } from 'ws';
 import type { SessionResolver } from '../src/auth/session-resolver.js';
 import { wsCloseCodes } from '../src/transports/websocket.js';
@@ -174,8 +175,13 @@ describe('GET /pns/ws', { timeout: 30_000 }, () => {
 
   describe('#expiry', () => {
     it('closes with the expiry code when the session stops being accepted', async () => {
+      // Accepted for 300 ms; asked again when that time comes, it has ended.
+      let asked = 0;
       const shortLived: SessionResolver = {
-        resolve: async () => ({ userId: 'brief', topics: new Set(), expiresAt: Date.now() + 300, issuedAt: undefined }),
+        resolve: async () => {
+          if (asked++ > 0) throw new PnsError('SESSION_EXPIRED');
+          return { userId: 'brief', topics: new Set(), expiresAt: Date.now() + 300, issuedAt: undefined };
+        },
       };
       const brief = await startTestServer({}, { sessions: shortLived });
       try {

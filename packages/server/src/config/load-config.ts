@@ -74,7 +74,8 @@ export function loadConfig(raw: RawOptions): ServerConfig {
     // One worker per core is what Redis makes possible; without it, one process is the service.
     workers: workers ?? (redisUrls.length > 0 ? availableParallelism() : 1),
     sessionRedisKey: values.sessionRedisKey as string | undefined,
-    sessionRedisUrl: (values.sessionRedisUrl as string | undefined) ?? (values.sessionRedisKey !== undefined ? redisUrls[0] : undefined),
+    // Unset: the sessions live in the broker's Redis (or Redis Cluster).
+    sessionRedisUrl: values.sessionRedisUrl as string | undefined,
     host: devMode ? '127.0.0.1' : (values.host as string),
     secret: (values.secret as string | undefined) ?? randomBytes(32).toString('base64url'),
     publishKey: (values.publishKey as string | undefined) ?? randomBytes(32).toString('base64url'),

@@ -1,6 +1,9 @@
 import type { Broker, PublishEvent } from '../broker/broker.js';
 import { type Delivery, type EndReason, Subscription, type SubscriptionHost, type SubscriptionSpec } from './subscription.js';
 
+/** How soon a session store that could not answer at a stream's expiry is asked again. */
+const sessionRetryMs = 5000;
+
 export interface HubOptions {
   /** Most messages in one delivery; the rest follow on the next poll. */
   pageLimit: number;
@@ -62,7 +65,7 @@ export class Hub implements SubscriptionHost {
     while (sessionSubscriptions.length > this.maxPerSession) {
       this.end(sessionSubscriptions[0] as Subscription, 'superseded');
     }
-    if (spec.expiresAt !== undefined) subscription.endAt(spec.expiresAt, () => this.end(subscription, 'expired'));
+    if (spec.expiresAt !== undefined) this.endAtExpiry(subscription, spec.expiresAt);
     subscription.catchUp();
     return subscription;
   }
@@ -120,6 +123,32 @@ export class Hub implements SubscriptionHost {
     if (subscription.closed) return; // answered or gone since the drain took its snapshot
     subscription.close();
     subscription.spec.sink.end(reason, subscription.cursor());
+  }
+
+  /**
+   * Ends the subscription with `expired` when its session does, unless the session store says it was
+   * extended meanwhile. A store that cannot answer is asked again a little later: an outage is no expiry.
+   */
+  private endAtExpiry(subscription: Subscription, at: number): void {
+    const { renewSession } = subscription.spec;
+    subscription.endAt(at, () => {
+      if (!renewSession) {
+        this.end(subscription, 'expired');
+        return;
+      }
+      renewSession().then(
+        (next) => {
+          if (next === undefined || next > Date.now()) {
+            if (next !== undefined) this.endAtExpiry(subscription, next);
+          } else this.end(subscription, 'expired');
+        },
+        (error: unknown) => {
+          const code = (error as { code?: unknown }).code;
+          if (code === 'SESSION_EXPIRED' || code === 'SESSION_INVALID') this.end(subscription, 'expired');
+          else this.endAtExpiry(subscription, Date.now() + sessionRetryMs);
+        },
+      );
+    });
   }
 
   private listen(channel: string, subscription: Subscription): void {

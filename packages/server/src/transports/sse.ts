@@ -55,6 +55,7 @@ async function openStream(
     oneShot: false,
     positionsPerEntry: true,
     expiresAt: plan.session.expiresAt,
+    renewSession: async () => (await context.sessions.resolve(query.sid)).expiresAt,
     sink: stream,
   });
 }

@@ -78,6 +78,7 @@ async function upgrade(
       gap: plan.gap,
       oneShot: false,
       expiresAt: plan.session.expiresAt,
+      renewSession: async () => (await context.sessions.resolve(query.sid)).expiresAt,
       sink: subscriber,
     });
   });
@@ -137,6 +138,8 @@ class SocketSubscriber implements SubscriberSink {
    * frame goes with it, because browsers hide pings from pages: it is how a client sees that the stream is alive.
    */
   ping(): void {
+    // A connection already closing (a slow consumer) is left to the close handshake and its timeout.
+    if (this.closing) return;
     if (!this.alive) {
       this.socket.terminate();
       return;
