@@ -1,5 +1,6 @@
-import { describe } from 'node:test';
-import { type RedisInstance, redisSkipReason, startRedis } from '@pns/test-support';
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type RedisInstance, redisCommand, redisSkipReason, startRedis } from '@pns/test-support';
 import { RedisBroker } from '../src/broker/redis-broker.js';
 import { connectRedis, createRedisClients } from '../src/broker/redis-connection.js';
 import { brokerConformance } from './conformance/broker-conformance.js';
@@ -24,5 +25,46 @@ describe('RedisBroker', { skip: noRedis }, () => {
         await redis.stop();
       },
     };
+  });
+});
+
+describe('RedisBroker, what only Redis can do', { skip: noRedis, timeout: 30_000 }, () => {
+  let redis: RedisInstance;
+  let broker: RedisBroker;
+  const prefix = `redis-only-${process.pid}`;
+  const message = (channel: string) => ({
+    channels: [channel],
+    type: 1,
+    dataJson: '"x"',
+    ttlSeconds: 60,
+    id: undefined,
+    scope: 'a',
+    fingerprint: 'f',
+  });
+
+  before(async () => {
+    redis = await startRedis();
+    broker = await makeBroker(redis, prefix);
+  });
+  after(async () => {
+    await broker?.close();
+    await redis?.stop();
+  });
+
+  describe('#read', () => {
+    it('reports a gap under a new epoch when Redis lost a channel’s stream but kept its bookkeeping', async () => {
+      const channel = 'user:lost-stream';
+      const start = await broker.head(channel);
+      await broker.publish([message(channel)]);
+      const seen = await broker.read(channel, start, 10);
+      assert.equal(seen.entries.length, 1);
+      // An eviction or a partial restore: the stream is gone, the hash that names its epoch is not.
+      await redisCommand(redis.port, ['DEL', `${prefix}:{${channel}}:s`]);
+      await broker.publish([message(channel)]);
+      const after = await broker.read(channel, seen.to, 10);
+      assert.equal(after.gap, true);
+      assert.notEqual(after.to.epoch, seen.to.epoch);
+      assert.equal(after.entries.length, 1);
+    });
   });
 });
