@@ -1,7 +1,7 @@
 import { webcrypto } from 'node:crypto';
-import { isValidChannelName, PnsError } from '@pns/protocol';
+import { PnsError } from '@pns/protocol';
 import { errors as joseErrors, jwtVerify } from 'jose';
-import type { Session, SessionResolver } from './session-resolver.js';
+import { checkedSession, type Session, type SessionResolver } from './session-resolver.js';
 
 export interface JwtSessionResolverOptions {
   secret: string;
@@ -13,9 +13,6 @@ export interface JwtSessionResolverOptions {
 }
 
 const maxTokenLength = 8192;
-const maxTopics = 256;
-/** Shared by every session without topics (most of them): one empty set, not one per session. */
-const noTopics: ReadonlySet<string> = new Set<string>();
 
 /** Verifies HS256 session tokens: `sub` is the user, `exp` is required, `topics` optional. */
 export class JwtSessionResolver implements SessionResolver {
@@ -75,22 +72,16 @@ export class JwtSessionResolver implements SessionResolver {
       throw new PnsError('SESSION_INVALID');
     }
     const { sub, topics, exp, iat } = payload;
-    if (typeof sub !== 'string' || !isValidChannelName(sub)) {
-      throw new PnsError('SESSION_INVALID', 'The session token has no valid `sub` (user id).');
-    }
-    if (
-      topics !== undefined &&
-      !(Array.isArray(topics) && topics.length <= maxTopics && topics.every((t) => typeof t === 'string' && isValidChannelName(t)))
-    ) {
-      throw new PnsError('SESSION_INVALID', 'The session token has an invalid `topics` claim.');
-    }
-    return {
-      userId: sub,
-      topics: topics === undefined || (topics as string[]).length === 0 ? noTopics : new Set(topics as string[]),
-      // Held polls end when the token stops being accepted, not at `exp`: ending them at `exp`
-      // would answer every poll at once during the tolerance, and clients would spin.
-      expiresAt: typeof exp === 'number' ? (exp + this.clockTolerance) * 1000 : undefined,
-      issuedAt: typeof iat === 'number' ? iat * 1000 : undefined,
-    };
+    return checkedSession(
+      {
+        user: sub,
+        topics,
+        // Held polls end when the token stops being accepted, not at `exp`: ending them at `exp`
+        // would answer every poll at once during the tolerance, and clients would spin.
+        expiresAt: typeof exp === 'number' ? (exp + this.clockTolerance) * 1000 : undefined,
+        issuedAt: typeof iat === 'number' ? iat * 1000 : undefined,
+      },
+      'The session token',
+    );
   }
 }

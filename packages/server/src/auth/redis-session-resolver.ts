@@ -1,7 +1,7 @@
-import { isValidChannelName, PnsError } from '@pns/protocol';
+import { PnsError } from '@pns/protocol';
 import type { Cluster, Redis } from 'ioredis';
 import { BrokerUnavailableError } from '../broker/broker.js';
-import type { Session, SessionResolver } from './session-resolver.js';
+import { checkedSession, type Session, type SessionResolver } from './session-resolver.js';
 
 export interface RedisSessionResolverOptions {
   /** A client the caller owns, configures and closes. */
@@ -22,10 +22,8 @@ export interface RedisSessionResolverOptions {
 }
 
 const maxSidLength = 512;
-const maxTopics = 256;
 /** Whitespace and control characters never occur in a session id, and would make odd keys. */
 const implausibleSid = /[\s\p{Cc}]/u;
-const noTopics: ReadonlySet<string> = new Set<string>();
 
 interface Cached {
   session: Session;
@@ -139,19 +137,5 @@ function parseSession(value: string, expiresAt: number | undefined): Session {
     user = fields.userId ?? fields.user ?? fields.sub;
     topics = fields.topics;
   }
-  if (typeof user !== 'string' || !isValidChannelName(user)) {
-    throw new PnsError('SESSION_INVALID', 'The session has no valid user id.');
-  }
-  if (
-    topics !== undefined &&
-    !(Array.isArray(topics) && topics.length <= maxTopics && topics.every((t) => typeof t === 'string' && isValidChannelName(t)))
-  ) {
-    throw new PnsError('SESSION_INVALID', 'The session has invalid `topics`.');
-  }
-  return {
-    userId: user,
-    topics: topics === undefined || (topics as string[]).length === 0 ? noTopics : new Set(topics as string[]),
-    expiresAt,
-    issuedAt: undefined,
-  };
+  return checkedSession({ user, topics, expiresAt, issuedAt: undefined }, 'The session');
 }

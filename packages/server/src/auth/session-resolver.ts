@@ -1,3 +1,5 @@
+import { isValidChannelName, PnsError } from '@pns/protocol';
+
 /** Who is polling, as a token proves it. */
 export interface Session {
   userId: string;
@@ -16,4 +18,33 @@ export interface Session {
  */
 export interface SessionResolver {
   resolve(sid: string): Promise<Session>;
+}
+
+const maxTopics = 256;
+/** Shared by every session without topics (most of them): one empty set, not one per session. */
+const noTopics: ReadonlySet<string> = new Set<string>();
+
+/**
+ * A session from the user id and topics a token or a session store gave, checked the same way for every
+ * resolver: the user id must make a valid channel name, topics (optional) a list of at most 256 of them.
+ * Otherwise `SESSION_INVALID`, naming `source` ("The session token", "The session").
+ */
+export function checkedSession(
+  fields: { user: unknown; topics: unknown; expiresAt: number | undefined; issuedAt: number | undefined },
+  source: string,
+): Session {
+  const { user, topics } = fields;
+  if (typeof user !== 'string' || !isValidChannelName(user)) throw new PnsError('SESSION_INVALID', `${source} has no valid user id.`);
+  if (
+    topics !== undefined &&
+    !(Array.isArray(topics) && topics.length <= maxTopics && topics.every((t) => typeof t === 'string' && isValidChannelName(t)))
+  ) {
+    throw new PnsError('SESSION_INVALID', `${source} has invalid \`topics\`.`);
+  }
+  return {
+    userId: user,
+    topics: topics === undefined || (topics as string[]).length === 0 ? noTopics : new Set(topics as string[]),
+    expiresAt: fields.expiresAt,
+    issuedAt: fields.issuedAt,
+  };
 }
