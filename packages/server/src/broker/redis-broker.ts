@@ -93,7 +93,8 @@ export class RedisBroker implements Broker {
   async publish(batch: PublishRequest[]): Promise<PublishOutcome[]> {
     this.assertOpen();
     // A listener this node added before the publish must hear of it.
-    await this.fanout.settled(settleTimeoutMs);
+    if (batch.length === 1) await this.fanout.settled((batch[0] as PublishRequest).channels, settleTimeoutMs);
+    else await this.fanout.settled([...new Set(batch.flatMap((request) => request.channels))], settleTimeoutMs);
     const ids = batch.map((request) => request.id ?? randomUUID());
     const outcomes: PublishOutcome[] = ids.map((id) => ({ id, duplicate: true }));
     if (!this.options.cluster) {

@@ -38,8 +38,8 @@ export class RedisFanout {
   private readonly options: RedisFanoutOptions;
   private readonly channels = new Map<string, ChannelListeners>();
   private readonly byNotifyChannel = new Map<string, string>();
-  /** Subscribe commands not yet confirmed by Redis. */
-  private readonly pending = new Set<Promise<unknown>>();
+  /** Subscribe commands not yet confirmed by Redis, by channel. */
+  private readonly pending = new Map<string, Promise<unknown>>();
   /** Headers of recent notifications: the copies of one publish, one per channel, are told once. */
   private readonly recent = new Set<string>();
 
@@ -81,12 +81,22 @@ export class RedisFanout {
     };
   }
 
-  /** Resolves once every subscribe asked for so far is active (bounded: a Redis outage must not hold a publish). */
-  async settled(timeoutMs: number): Promise<void> {
+  /**
+   * Resolves once the subscribes asked for so far on these channels are active (bounded: a Redis outage must
+   * not hold a publish). Only the publish's own channels: waiting for every pending subscribe of a busy node
+   * would delay each publish behind unrelated clients' first polls.
+   */
+  async settled(channels: readonly string[], timeoutMs: number): Promise<void> {
     if (this.pending.size === 0) return;
+    const waits: Promise<unknown>[] = [];
+    for (const channel of channels) {
+      const command = this.pending.get(channel);
+      if (command) waits.push(command);
+    }
+    if (waits.length === 0) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.allSettled([...this.pending]),
+      Promise.allSettled(waits),
       new Promise((resolve) => {
         timer = setTimeout(resolve, timeoutMs);
       }),
@@ -119,15 +129,15 @@ export class RedisFanout {
     const notifyChannel = this.options.notifyChannel(channel);
     const { subscriber, sharded } = this.options;
     const command = sharded ? subscriber.ssubscribe(notifyChannel) : subscriber.subscribe(notifyChannel);
-    this.pending.add(command);
+    this.pending.set(channel, command);
     command.then(
       () => {
-        this.pending.delete(command);
+        if (this.pending.get(channel) === command) this.pending.delete(channel);
         void this.options.commandsReady().then(() => this.resync(channel));
       },
       (error: unknown) => {
         // Not active: the 'ready' handler subscribes again once Redis is back.
-        this.pending.delete(command);
+        if (this.pending.get(channel) === command) this.pending.delete(channel);
         this.options.onError(error);
       },
     );
