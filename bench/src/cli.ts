@@ -15,8 +15,10 @@ export const usage = `Usage: npm run bench -- [--quick] [--only <selection>] [--
   --quick              small levels and short holds (a smoke run)
   --only <selection>   what to run: "targets=<t>,<t>;scenarios=<S>,<S>" (either part alone is fine;
                        repeat --only to add more). Targets: see bench/src/targets/index.ts
-                       (pns, pns-sse, pns-ws, nchan, socket.io, socket.io-ws, faye; socket.io
-                       may be written socketio); scenarios: A B C D.
+                       (pns, pns-sse, pns-ws, pns-redis, pns-redis-3, pns-workers, nchan,
+                       nchan-redis, socket.io, socket.io-ws, faye; socket.io may be written
+                       socketio); scenarios: A B C D. The Redis targets run B and C only,
+                       pns-workers A only; a --quick run leaves pns-workers out unless named.
                        e.g. --only targets=pns,nchan   --only scenarios=B,C   --only "targets=pns;scenarios=A"
   --out <dir>          where results.json and results.md go (default bench/results/<YYYY-MM-DD-HHmm>/)
   --help               this text

@@ -39,7 +39,10 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (os.availableParallelism() < 2) log('warning: fewer than 2 CPUs: the server and the load share a core');
-  const chosenTargets = targets.filter((target) => !options.targets || options.targets.includes(target.name));
+  // A quick run leaves out the targets too big for a smoke run unless they are named.
+  const chosenTargets = targets.filter((target) =>
+    options.targets ? options.targets.includes(target.name) : !(options.quick && target.explicitOnly),
+  );
   const chosenScenarios = scenarios.filter((scenario) => !options.scenarios || options.scenarios.includes(scenario.id));
   const startedAt = new Date();
   const outDir = options.out ?? fileURLToPath(new URL(`../../results/${stamp(startedAt)}/`, import.meta.url));
@@ -50,15 +53,27 @@ async function main(args: string[]): Promise<number> {
     startedAt: startedAt.toISOString(),
     durationMs: 0,
     options: { quick: options.quick, targets: chosenTargets.map((t) => t.name), scenarios: chosenScenarios.map((s) => s.id) },
+    targetNotes: Object.fromEntries(chosenTargets.flatMap((t) => (t.note ? [[t.name, t.note]] : []))),
     machine: machine(),
     runs: [],
   };
   for (const scenario of chosenScenarios) {
     const runs: ScenarioRun[] = [];
     for (const target of chosenTargets) {
+      if (target.scenarios && !target.scenarios.includes(scenario.id)) {
+        log(`[${scenario.id} ${target.name}] skipped: this target runs scenarios ${target.scenarios.join(', ')} only`);
+        continue;
+      }
       log(`[${scenario.id} ${target.name}] ${scenario.title}`);
       const runStart = now();
-      const run: ScenarioRun = { scenario: scenario.id, target: target.name, startedAt: new Date().toISOString(), durationMs: 0, rows: [] };
+      const run: ScenarioRun = {
+        scenario: scenario.id,
+        target: target.name,
+        startedAt: new Date().toISOString(),
+        durationMs: 0,
+        rows: [],
+        ...(target.compareWith ? { compareWith: [...target.compareWith] } : {}),
+      };
       try {
         run.rows = await scenario.run({ target, quick: options.quick, serverCpu, loadCpu, holdSeconds, meter, log });
       } catch (error) {

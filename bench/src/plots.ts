@@ -55,6 +55,11 @@ const targetColours: Record<string, string> = {
   'socket.io': '#009E73',
   'socket.io-ws': '#E69F00',
   faye: '#CC79A7',
+  // Paul Tol's muted scheme for the Redis targets, so they keep a colour of their own beside the others.
+  'pns-redis': '#332288',
+  'pns-redis-3': '#44AA99',
+  'pns-workers': '#999933',
+  'nchan-redis': '#882255',
 };
 const spareColours = ['#999999', '#F0E442'];
 const font = "system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif";

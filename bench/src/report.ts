@@ -4,8 +4,8 @@ import { type Plot, writePlots } from './plots.js';
 import type { ColumnSpec, Format, Scenario, ScenarioRun } from './results.js';
 import { formatJson, markdownTable } from './text-format.js';
 
-/** The target every ratio compares with: Nchan when it ran. */
-export const referenceTarget = 'nchan';
+/** The target every ratio compares with: Nchan when it ran, else Nchan on Redis. */
+export const referenceTargets = ['nchan', 'nchan-redis'];
 
 export interface Machine {
   cpu: string;
@@ -19,6 +19,8 @@ export interface BenchReport {
   startedAt: string;
   durationMs: number;
   options: { quick: boolean; targets: string[]; scenarios: string[] };
+  /** What a reader must know about a target's figures (Target.note), by target. */
+  targetNotes?: Record<string, string>;
   machine: Machine;
   runs: ScenarioRun[];
 }
@@ -43,15 +45,25 @@ export function formatValue(value: number | null | undefined, format: Format): s
   }
 }
 
-function ratio(value: number | null | undefined, reference: number | null | undefined): string {
-  if (value === null || value === undefined || reference === null || reference === undefined || reference === 0) return '';
-  if (!Number.isFinite(value / reference)) return '';
-  return ` (${(value / reference).toFixed(2)}×)`;
+/** `1.20×`, or undefined when either figure is missing or the quotient is not finite. */
+function factor(value: number | null | undefined, reference: number | null | undefined): string | undefined {
+  if (value === null || value === undefined || reference === null || reference === undefined || reference === 0) return undefined;
+  if (!Number.isFinite(value / reference)) return undefined;
+  return `${(value / reference).toFixed(2)}×`;
 }
 
-/** The reference of a scenario's runs: Nchan if it ran, else the first target. */
+function ratio(value: number | null | undefined, reference: number | null | undefined): string {
+  const shown = factor(value, reference);
+  return shown === undefined ? '' : ` (${shown})`;
+}
+
+/** The reference of a scenario's runs: Nchan if it ran, else Nchan on Redis, else the first target. */
 function referenceOf(runs: ScenarioRun[]): ScenarioRun | undefined {
-  return runs.find((run) => run.target === referenceTarget && !run.error) ?? runs.find((run) => !run.error);
+  for (const name of referenceTargets) {
+    const found = runs.find((run) => run.target === name && !run.error);
+    if (found) return found;
+  }
+  return runs.find((run) => !run.error);
 }
 
 /** A markdown table: one line per target and row, each figure with its ratio to the reference where the column asks for it. */
@@ -82,17 +94,50 @@ export function scenarioTable(scenario: Scenario, runs: ScenarioRun[]): string {
       for (const note of row.notes) notes.push(`- ${run.target}, ${row.label}: ${note}`);
     }
   }
+  const further = pairRatios(runs, columns);
   const against = reference
-    ? `Ratios (×) are to ${reference.target}${reference.target === referenceTarget ? '' : ' (Nchan did not run)'}.`
+    ? `Ratios (×) are to ${reference.target}${referenceTargets.includes(reference.target) ? '' : ' (Nchan did not run)'}.`
     : '';
   const table = markdownTable(
     ['target', 'run', ...columns.map((c) => c.title), 'status'],
     ['left', 'left', ...columns.map(() => 'right' as const), 'left'],
     rows,
   );
-  return [`### ${scenario.title}`, '', scenario.description, '', table, '', against, ...(notes.length ? ['', ...notes] : []), ''].join(
-    '\n',
-  );
+  return [
+    `### ${scenario.title}`,
+    '',
+    scenario.description,
+    '',
+    table,
+    '',
+    against,
+    ...(further.length ? ['', 'Further ratios, same columns:', '', ...further] : []),
+    ...(notes.length ? ['', ...notes] : []),
+    '',
+  ].join('\n');
+}
+
+/**
+ * `- a ÷ b, <row>: <column> 1.20×, …` for every run that names targets to compare with (pns on Redis with
+ * pns in memory, say), row by row where both have the row; nothing for a pair where either failed to run.
+ */
+function pairRatios(runs: ScenarioRun[], columns: ColumnSpec[]): string[] {
+  const lines: string[] = [];
+  for (const run of runs) {
+    for (const name of run.compareWith ?? []) {
+      const other = runs.find((r) => r.target === name);
+      if (run.error || !other || other.error) continue;
+      for (const row of run.rows) {
+        const otherRow = other.rows.find((r) => r.label === row.label);
+        const cells = columns.flatMap((column) => {
+          const shown = column.ratio ? factor(row.values[column.key], otherRow?.values[column.key]) : undefined;
+          return shown === undefined ? [] : [`${column.title} ${shown}`];
+        });
+        if (cells.length) lines.push(`- ${run.target} ÷ ${name}, ${row.label}: ${cells.join(', ')}`);
+      }
+    }
+  }
+  return lines;
 }
 
 /** `Machine: <cpu>, <n> cores, Linux …, Node …, open files ….`: the line every report heads its figures with. */
@@ -110,6 +155,8 @@ export function markdownReport(report: BenchReport, scenarios: Scenario[], plots
     '',
     `${machineLine(machine)} Each server is pinned to CPU 0, the driver and load generators to CPU 1.`,
     '',
+    ...Object.entries(report.targetNotes ?? {}).map(([target, note]) => `- **${target}**: ${note}`),
+    ...(report.targetNotes && Object.keys(report.targetNotes).length ? [''] : []),
     ...(plots.length ? [`Plots: ${plots.map((plot) => `[${plot.title}](${plot.file})`).join(', ')}.`, ''] : []),
   ];
   const sections = scenarios.map((scenario) =>

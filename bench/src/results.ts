@@ -28,6 +28,8 @@ export interface ScenarioRun {
   rows: Row[];
   /** Set when the run could not complete (the target did not start, a load generator died…). */
   error?: string;
+  /** Targets whose runs of this scenario its ratio columns are also divided by (Target.compareWith). */
+  compareWith?: string[];
 }
 
 export type Format = 'int' | 'ms' | 'kib' | 'mib' | 'float' | 'pct' | 's';

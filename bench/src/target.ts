@@ -3,6 +3,15 @@
  * to it. A target runs as its own process(es), pinned to the server core; its
  * subscribers run in load-generator processes pinned to the other core.
  */
+import type { ScenarioId } from './results.js';
+
+/**
+ * TCP keepalive idle time of the load generators' keep-alive agents, ms: longer than any hold. With Node's
+ * default (1 s) every idle held connection sends a probe each second; at 100,000 held polls that is
+ * 100,000 probes and as many ACKs a second, which overflowed the server's accept queue and timed clients
+ * out. An idle client causes no traffic, as a browser's does not every second.
+ */
+export const clientKeepAliveMsecs = 3_600_000;
 
 /** A delivered message as the load generator records it. */
 export interface Received {
@@ -34,6 +43,13 @@ export interface StartedServer {
   url: string;
   /** Server process ids whose RSS and CPU are measured (all of them, for multi-process targets). */
   pids: number[];
+  /**
+   * What load generators get as the server URL when it is not `url`: a multi-node target lists its
+   * nodes here (space-separated) for a subscriber module that spreads its subscribers over them.
+   */
+  subscriberUrl?: string;
+  /** Those of `pids` that are its backplane (the redis-server of a Redis target): also reported alone. */
+  backplanePids?: number[];
   stop(): Promise<void>;
 }
 
@@ -66,9 +82,25 @@ export interface TargetOptions {
   drainSeconds?: number;
 }
 
+/** Levels of scenario A and how long each is held. */
+export interface HeldSettings {
+  levels: number[];
+  holdMs: number;
+}
+
 /** The driver-side part of a target: starting it and publishing to it. */
 export interface Target {
   readonly name: string;
+  /** The scenarios it runs (default: all); the others are skipped, and the run says so. */
+  readonly scenarios?: readonly ScenarioId[];
+  /** A quick run includes it only when `--only targets=…` names it (it is too big for a smoke run). */
+  readonly explicitOnly?: boolean;
+  /** Its own levels for scenario A, instead of the scenario's. */
+  readonly held?: { quick: HeldSettings; full: HeldSettings };
+  /** What a reader of the results must know about its figures (printed at the head of results.md). */
+  readonly note?: string;
+  /** Targets its figures are also divided by, under each table (e.g. pns on Redis by pns in memory). */
+  readonly compareWith?: readonly string[];
   /**
    * Module path exporting `factory: SubscriberFactory`, loaded in load generators: relative to this
    * file's folder after build (bench/dist/src), e.g. `./targets/pns-subscriber.js`; a path not found

@@ -28,12 +28,13 @@
  * (Node.js itself does not read the flag; the faye client does not either.)
  */
 import http from 'node:http';
+import { clientKeepAliveMsecs } from '../target.js';
 
 type AddRequest = (this: http.Agent, request: http.ClientRequest, ...rest: unknown[]) => void;
 
 export class ReuseAgent extends http.Agent {
   constructor(options: http.AgentOptions = {}) {
-    super({ keepAlive: true, scheduling: 'lifo', maxFreeSockets: 65_536, ...options });
+    super({ keepAlive: true, keepAliveMsecs: clientKeepAliveMsecs, scheduling: 'lifo', maxFreeSockets: 65_536, ...options });
   }
 }
 

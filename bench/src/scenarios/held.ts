@@ -1,8 +1,10 @@
 import { now, sleep } from '../clock.js';
 import type { Row, RunContext, Scenario } from '../results.js';
+import type { HeldSettings } from '../target.js';
 import { errorSummary, errorsSince, Session } from './session.js';
 
-const settings = {
+/** The levels every target uses unless it has its own (`Target.held`). */
+const settings: { quick: HeldSettings; full: HeldSettings } = {
   quick: { levels: [1000, 5000], holdMs: 10_000 },
   full: { levels: [1000, 5000, 10_000, 15_000, 19_500], holdMs: 60_000 },
 };
@@ -11,7 +13,7 @@ const settings = {
 const settleMs = 2000;
 
 async function run(context: RunContext): Promise<Row[]> {
-  const { levels, holdMs } = context.quick ? settings.quick : settings.full;
+  const { levels, holdMs } = (context.target.held ?? settings)[context.quick ? 'quick' : 'full'];
   const session = await Session.open(context, Math.max(...levels));
   const rows: Row[] = [];
   try {
@@ -32,6 +34,7 @@ async function run(context: RunContext): Promise<Row[]> {
       const cpu1 = session.serverCpuMs();
       const t1 = now();
       const rss = session.serverRssBytes();
+      const redisRss = session.backplaneRssBytes();
       const after = await session.pool.stats();
       const errors = errorSummary(errorsSince(before, after));
       const notes: string[] = [];
@@ -46,6 +49,7 @@ async function run(context: RunContext): Promise<Row[]> {
           n: level,
           held: after.open,
           rssMiB: rss / 2 ** 20,
+          redisRssMiB: redisRss === null ? null : redisRss / 2 ** 20,
           rssPerConnKiB: (rss - rssBefore) / level / 1024,
           rssPerAddedKiB: (rss - previousRss) / added / 1024,
           cpuMsPerConnMin: (cpu1 - cpu0) / (level * ((t1 - t0) / 60_000)),
@@ -69,12 +73,14 @@ export const heldScenario: Scenario = {
   title: 'A. Held connections',
   description:
     'Idle subscribers are added level by level (each its own user, using the target’s longest hold) and each level is held. ' +
+    'Server RSS sums every server process (a Redis target’s redis-server included, its share shown apart). ' +
     'RSS/conn = (server RSS at the end of the level − RSS before any connection) / N, so fixed costs (code warming up, heap headroom) weigh on small levels; ' +
     'ΔRSS/added conn = the RSS growth since the previous level / the connections added; idle CPU = server CPU-ms per connection-minute over the hold; ' +
     'errors = failed subscriptions and failed polls the clients had to retry. Any error fails the level.',
   columns: [
     { key: 'held', title: 'held', format: 'int' },
     { key: 'rssMiB', title: 'server RSS', format: 'mib' },
+    { key: 'redisRssMiB', title: 'of which Redis', format: 'mib' },
     { key: 'rssPerConnKiB', title: 'RSS / conn', format: 'kib', ratio: true },
     { key: 'rssPerAddedKiB', title: 'ΔRSS / added conn', format: 'kib', ratio: true },
     { key: 'cpuMsPerConnMin', title: 'idle CPU ms / conn·min', format: 'float', ratio: true },

@@ -32,7 +32,7 @@ export class Session {
     try {
       session.poolRef = await LoadGenPool.start({
         target: context.target,
-        serverUrl: server.url,
+        serverUrl: server.subscriberUrl ?? server.url,
         holdSeconds: context.holdSeconds,
         subscribers,
         cpu: context.loadCpu,
@@ -87,6 +87,18 @@ export class Session {
 
   serverRssBytes(): number {
     return this.context.meter.totalRssBytes(this.server.pids);
+  }
+
+  /** CPU ms of the backplane (Redis), part of serverCpuMs(); null for a target without one. */
+  backplaneCpuMs(): number | null {
+    const pids = this.server.backplanePids;
+    return pids?.length ? this.context.meter.totalCpuMs(pids) : null;
+  }
+
+  /** RSS of the backplane (Redis), part of serverRssBytes(); null for a target without one. */
+  backplaneRssBytes(): number | null {
+    const pids = this.server.backplanePids;
+    return pids?.length ? this.context.meter.totalRssBytes(pids) : null;
   }
 
   /** Stops the server and starts it again on the same port. */

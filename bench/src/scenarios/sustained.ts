@@ -27,12 +27,14 @@ async function measure(session: Session, variant: Variant, durationMs: number): 
   const load0 = await session.pool.stats();
   const driver0 = process.cpuUsage();
   const cpu0 = session.serverCpuMs();
+  const redis0 = session.backplaneCpuMs();
   const t0 = now();
   const end = t0 + durationMs;
   const outcome = await pump(session.ledger, variant.concurrency, () => (now() < end ? variant.job(session, group) : undefined));
   const publishedAt = now();
   const complete = await session.delivered(group, drainTimeoutMs);
   const cpu1 = session.serverCpuMs();
+  const redis1 = session.backplaneCpuMs();
   const t1 = now();
   const driver = process.cpuUsage(driver0);
   const load1 = await session.quiesce();
@@ -49,6 +51,7 @@ async function measure(session: Session, variant: Variant, durationMs: number): 
       deliveredPerS: stats.delivered / spanS,
       perCpuS: cpuS > 0 ? stats.delivered / cpuS : null,
       serverCpuPct: (100 * (cpu1 - cpu0)) / wallMs,
+      redisCpuPct: redis0 === null || redis1 === null ? null : (100 * (redis1 - redis0)) / wallMs,
       p50: stats.latency.p50,
       p99: stats.latency.p99,
       lost: stats.lost,
@@ -115,13 +118,15 @@ export const sustainedScenario: Scenario = {
   description:
     `${subscribers} subscribers, one per user; messages to random users, published as fast as the target accepts ` +
     `(${singleConcurrency} requests in flight; batched: ${batchSize} messages per request, ${batchConcurrency} in flight) for 20 s (quick: 5 s). ` +
-    'Delivered/s counts until the last delivery; per server CPU-s divides the deliveries by the server’s CPU time (publishing included). ' +
+    'Delivered/s counts until the last delivery; per server CPU-s divides the deliveries by the server’s CPU time (publishing included; ' +
+    'a Redis target’s redis-server included, its share shown apart). ' +
     'Load-generator and driver (publisher) CPU are in % of one core: both share the load core.',
   columns: [
     { key: 'publishedPerS', title: 'published/s', format: 'int' },
     { key: 'deliveredPerS', title: 'delivered/s', format: 'int', ratio: true },
     { key: 'perCpuS', title: 'delivered / server CPU-s', format: 'int', ratio: true },
     { key: 'serverCpuPct', title: 'server CPU', format: 'pct' },
+    { key: 'redisCpuPct', title: 'of which Redis', format: 'pct' },
     { key: 'p50', title: 'p50', format: 'ms' },
     { key: 'p99', title: 'p99', format: 'ms', ratio: true },
     { key: 'lost', title: 'lost', format: 'int' },

@@ -18,7 +18,7 @@
  * Nchan registers both channels of one request together.
  */
 import http from 'node:http';
-import type { BenchPayload, LoadContext, SubscriberFactory } from '../target.js';
+import { type BenchPayload, clientKeepAliveMsecs, type LoadContext, type SubscriberFactory } from '../target.js';
 
 /** Nchan channel of one user. */
 export function nchanUserChannel(user: string): string {
@@ -33,7 +33,7 @@ export function nchanTopicChannel(topic: string): string {
 /** Source address of this load generator's connections (LoadContext.localAddress). */
 let localAddress: string | undefined;
 /** Subscription checks: a few pooled sockets shared by all subscribers, so they add no descriptors per subscriber. */
-let infoAgent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+let infoAgent = new http.Agent({ keepAlive: true, keepAliveMsecs: clientKeepAliveMsecs, maxSockets: 8 });
 let reportError: (kind: string) => void = () => {};
 
 const CONFIRM_TIMEOUT_MS = 120_000;
@@ -80,6 +80,7 @@ export const factory: SubscriberFactory = {
     localAddress = context.localAddress;
     infoAgent = new http.Agent({
       keepAlive: true,
+      keepAliveMsecs: clientKeepAliveMsecs,
       maxSockets: 8,
       ...(context.localAddress === undefined ? {} : { localAddress: context.localAddress }),
     });
@@ -103,7 +104,12 @@ export const factory: SubscriberFactory = {
     // that socket (node:http frees it on the next tick) instead of opening a
     // new connection; and no agent holds thousands of sockets in the arrays it
     // searches on every request.
-    const pollAgent = new http.Agent({ keepAlive: true, maxSockets: 1, ...(localAddress === undefined ? {} : { localAddress }) });
+    const pollAgent = new http.Agent({
+      keepAlive: true,
+      keepAliveMsecs: clientKeepAliveMsecs,
+      maxSockets: 1,
+      ...(localAddress === undefined ? {} : { localAddress }),
+    });
 
     let lastModified: string | undefined;
     let etag: string | undefined;

@@ -9,6 +9,11 @@
  * - GET  /pub/<channel>                 channel info (subscriber count), used by the subscriber to confirm it is held
  * - GET  /sub/<user channel>            long poll on the user's channel
  * - GET  /sub/<user channel>/<topic ch> long poll on both (Nchan channel multiplexing: `nchan_channel_id "$1" "$2"`)
+ *
+ * `nchan-redis` is the same nginx with Nchan's Redis storage (distributed mode, the default: messages are
+ * published to Redis and read from it) on its own redis-server (redis-process.ts), pinned to the server
+ * core and measured with nginx. Nchan 1.3 documents `nchan_redis_url` + `nchan_use_redis on` as
+ * discouraged in favour of an `upstream` with `nchan_redis_server` and `nchan_redis_pass`, used here.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -19,6 +24,7 @@ import path from 'node:path';
 import { childPids, exited, freePort, JsonPoster, stopProcess } from '../peers-servers/peer-process.js';
 import type { BenchPayload, StartedServer, Target, TargetOptions } from '../target.js';
 import { nchanTopicChannel, nchanUserChannel } from './nchan-subscriber.js';
+import { type RedisProcess, startRedisProcess } from './redis-process.js';
 
 /** Messages kept per channel: far more than any scenario sends to one channel before it is read. */
 const MESSAGE_BUFFER_LENGTH = 1000;
@@ -54,8 +60,11 @@ function findNginx(): string {
 }
 
 /** The nginx configuration of the bench instance (exported for the report and for tests). */
-export function nchanConfig(options: { modulePath: string; prefix: string; port: number; holdSeconds: number }): string {
-  const { modulePath, prefix, port, holdSeconds } = options;
+export function nchanConfig(options: { modulePath: string; prefix: string; port: number; holdSeconds: number; redisUrl?: string }): string {
+  const { modulePath, prefix, port, holdSeconds, redisUrl } = options;
+  const redisUpstream = redisUrl === undefined ? '' : `\n  upstream bench_redis {\n    nchan_redis_server ${redisUrl};\n  }\n`;
+  // In every channel location: Nchan 1.3.6 does not inherit it from the server block (tried: nothing reached Redis).
+  const redisPass = redisUrl === undefined ? '' : '\n      nchan_redis_pass bench_redis;';
   const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const subscriber = [
     'nchan_subscriber longpoll;',
@@ -89,21 +98,21 @@ http {
   nchan_shared_memory_size ${SHARED_MEMORY};
   nchan_message_buffer_length ${MESSAGE_BUFFER_LENGTH};
   nchan_message_timeout ${MESSAGE_TIMEOUT};
-
+${redisUpstream}
   server {
     listen 127.0.0.1:${port} backlog=4096;
 
     location ~ ^/pub/([^/]+)$ {
       nchan_publisher;
-      nchan_channel_id "$1";
+      nchan_channel_id "$1";${redisPass}
     }
     location ~ ^/sub/([^/]+)$ {
       ${subscriber}
-      nchan_channel_id "$1";
+      nchan_channel_id "$1";${redisPass}
     }
     location ~ ^/sub/([^/]+)/([^/]+)$ {
       ${subscriber}
-      nchan_channel_id "$1" "$2";
+      nchan_channel_id "$1" "$2";${redisPass}
     }
     location / {
       return 404;
@@ -139,67 +148,85 @@ function posterOf(server: StartedServer): JsonPoster {
   return poster;
 }
 
-export const nchanTarget: Target = {
-  name: 'nchan',
-  subscriberModule: './nchan-subscriber.js',
+/** Starts nginx with the bench's Nchan configuration, and first its redis-server when `redis`. */
+async function startNchan(options: TargetOptions, redis: boolean): Promise<StartedServer> {
+  const modulePath = await findNchanModule();
+  const store: RedisProcess | undefined = redis ? await startRedisProcess(options.cpu) : undefined;
+  const prefix = await mkdtemp(path.join(os.tmpdir(), 'pns-bench-nchan-'));
+  await mkdir(path.join(prefix, 'tmp'), { recursive: true });
+  const port = options.port ?? (await freePort());
+  const confPath = path.join(prefix, 'nginx.conf');
+  const redisUrl = store === undefined ? {} : { redisUrl: store.url };
+  await writeFile(confPath, nchanConfig({ modulePath, prefix, port, holdSeconds: options.holdSeconds, ...redisUrl }));
 
-  async start(options: TargetOptions): Promise<StartedServer> {
-    const modulePath = await findNchanModule();
-    const prefix = await mkdtemp(path.join(os.tmpdir(), 'pns-bench-nchan-'));
-    await mkdir(path.join(prefix, 'tmp'), { recursive: true });
-    const port = options.port ?? (await freePort());
-    const confPath = path.join(prefix, 'nginx.conf');
-    await writeFile(confPath, nchanConfig({ modulePath, prefix, port, holdSeconds: options.holdSeconds }));
+  // daemon off: the spawned process is the nginx master (taskset execs it), so
+  // its pid is known and its exit observable; the worker inherits the affinity.
+  const child = spawn(
+    'taskset',
+    ['-c', String(options.cpu), findNginx(), '-p', `${prefix}/`, '-c', confPath, '-e', `${prefix}/error.log`],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  try {
+    await waitForHttp(port, child, 15_000);
+  } catch (error) {
+    await stopProcess(child, 'SIGTERM', 2_000);
+    const log = await readFile(path.join(prefix, 'error.log'), 'utf8').catch(() => '');
+    await rm(prefix, { recursive: true, force: true });
+    await store?.stop();
+    throw new Error(`${(error as Error).message}\n${stderr}${log}`);
+  }
+  const master = child.pid ?? 0;
+  let workers = childPids(master);
+  for (let i = 0; workers.length === 0 && i < 100; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    workers = childPids(master);
+  }
 
-    // daemon off: the spawned process is the nginx master (taskset execs it), so
-    // its pid is known and its exit observable; the worker inherits the affinity.
-    const child = spawn(
-      'taskset',
-      ['-c', String(options.cpu), findNginx(), '-p', `${prefix}/`, '-c', confPath, '-e', `${prefix}/error.log`],
-      {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
-    let stderr = '';
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    try {
-      await waitForHttp(port, child, 15_000);
-    } catch (error) {
-      await stopProcess(child, 'SIGTERM', 2_000);
-      const log = await readFile(path.join(prefix, 'error.log'), 'utf8').catch(() => '');
+  const poster = new JsonPoster(`http://127.0.0.1:${port}`);
+  const server: StartedServer = {
+    url: `http://127.0.0.1:${port}`,
+    pids: [master, ...workers, ...(store ? [store.pid] : [])],
+    ...(store ? { backplanePids: [store.pid] } : {}),
+    async stop() {
+      poster.close();
+      // SIGQUIT = `nginx -s quit`: graceful shutdown (Nchan answers its held subscribers and exits).
+      await stopProcess(child, 'SIGQUIT', 10_000);
+      await exited(child);
       await rm(prefix, { recursive: true, force: true });
-      throw new Error(`${(error as Error).message}\n${stderr}${log}`);
-    }
-    const master = child.pid ?? 0;
-    let workers = childPids(master);
-    for (let i = 0; workers.length === 0 && i < 100; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      workers = childPids(master);
-    }
+      await store?.stop();
+    },
+  };
+  posters.set(server, poster);
+  return server;
+}
 
-    const poster = new JsonPoster(`http://127.0.0.1:${port}`);
-    const server: StartedServer = {
-      url: `http://127.0.0.1:${port}`,
-      pids: [master, ...workers],
-      async stop() {
-        poster.close();
-        // SIGQUIT = `nginx -s quit`: graceful shutdown (Nchan answers its held subscribers and exits).
-        await stopProcess(child, 'SIGQUIT', 10_000);
-        await exited(child);
-        await rm(prefix, { recursive: true, force: true });
-      },
-    };
-    posters.set(server, poster);
-    return server;
-  },
+/** Nchan with the memory store, or with its Redis store on its own redis-server (`redis`). */
+function nchanTargetWith(name: string, redis: boolean): Target {
+  return {
+    name,
+    subscriberModule: './nchan-subscriber.js',
+    start: (options) => startNchan(options, redis),
+    async publishToUser(server: StartedServer, user: string, payload: BenchPayload): Promise<void> {
+      await posterOf(server).post(`/pub/${encodeURIComponent(nchanUserChannel(user))}`, JSON.stringify(payload));
+    },
+    async publishToTopic(server: StartedServer, topic: string, payload: BenchPayload): Promise<void> {
+      await posterOf(server).post(`/pub/${encodeURIComponent(nchanTopicChannel(topic))}`, JSON.stringify(payload));
+    },
+  };
+}
 
-  async publishToUser(server: StartedServer, user: string, payload: BenchPayload): Promise<void> {
-    await posterOf(server).post(`/pub/${encodeURIComponent(nchanUserChannel(user))}`, JSON.stringify(payload));
-  },
+export const nchanTarget: Target = nchanTargetWith('nchan', false);
 
-  async publishToTopic(server: StartedServer, topic: string, payload: BenchPayload): Promise<void> {
-    await posterOf(server).post(`/pub/${encodeURIComponent(nchanTopicChannel(topic))}`, JSON.stringify(payload));
-  },
+export const nchanRedisTarget: Target = {
+  ...nchanTargetWith('nchan-redis', true),
+  // D restarts the target, and with it Redis: a question for another scenario (see bench/README.md).
+  scenarios: ['B', 'C'],
+  compareWith: ['nchan'],
+  note: 'one nginx (one worker) with Nchan’s Redis storage (`nchan_redis_pass`, distributed mode); server RSS and CPU are nginx + redis-server, all pinned to CPU 0.',
 };

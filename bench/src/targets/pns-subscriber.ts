@@ -4,7 +4,7 @@
  * server's longest hold, as docs/protocol.md §11 recommends.
  */
 import http from 'node:http';
-import type { BenchPayload, SubscriberFactory } from '../target.js';
+import { type BenchPayload, clientKeepAliveMsecs, type SubscriberFactory } from '../target.js';
 import {
   backoffMs,
   errorKind,
@@ -43,6 +43,7 @@ class Poller {
     this.onMessage = onMessage;
     this.agent = new http.Agent({
       keepAlive: true,
+      keepAliveMsecs: clientKeepAliveMsecs,
       maxSockets: 1,
       ...(settings.localAddress ? { localAddress: settings.localAddress } : {}),
     });

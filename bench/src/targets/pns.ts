@@ -4,6 +4,7 @@ import net from 'node:net';
 import { cliPath } from '@pns/test-support';
 import { sleep } from '../clock.js';
 import { allowedCpus } from '../measure.js';
+import { childPids } from '../peers-servers/peer-process.js';
 import { pinnedCommand } from '../pinned.js';
 import type { BenchPayload, StartedServer, Target, TargetOptions } from '../target.js';
 import { pnsPublishKey, pnsSecret } from './pns-config.js';
@@ -32,9 +33,13 @@ function statusOf(url: string): Promise<number> {
   });
 }
 
+/** A started pns (one `pns serve`, or several nodes) the driver publishes to with a publish body. */
+export interface PnsPublishing extends StartedServer {
+  publish(body: string): Promise<void>;
+}
+
 /** A running `pns serve` with the keep-alive agent the driver publishes through. */
-class PnsServer implements StartedServer {
-  readonly pids: number[];
+export class PnsServer implements PnsPublishing {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
   /** Kills the server if the driver exits first (main turns SIGINT and SIGTERM into an exit). */
@@ -46,8 +51,13 @@ class PnsServer implements StartedServer {
     readonly url: string,
     private readonly child: ChildProcess,
   ) {
-    this.pids = [child.pid as number];
     process.once('exit', this.killOnExit);
+  }
+
+  /** The process and, with `--workers`, its workers (read each time: a worker that died is replaced). */
+  get pids(): number[] {
+    const pid = this.child.pid as number;
+    return [pid, ...childPids(pid)];
   }
 
   /** POSTs a publish body; resolves on 200. */
@@ -115,7 +125,7 @@ function forwardOutput(child: ChildProcess): () => string {
 }
 
 /** Starts `pns serve` pinned to `options.cpu`, with `extraArgs` after the bench's own; resolves once it is ready. */
-async function start(options: TargetOptions, extraArgs: readonly string[] = []): Promise<StartedServer> {
+export async function startPns(options: TargetOptions, extraArgs: readonly string[] = []): Promise<PnsServer> {
   const port = options.port ?? (await freePort());
   const hold = String(options.holdSeconds);
   const env: NodeJS.ProcessEnv = {};
@@ -138,17 +148,19 @@ async function start(options: TargetOptions, extraArgs: readonly string[] = []):
     }
     await sleep(25);
   }
-  const cpus = allowedCpus(child.pid as number);
-  if (cpus !== String(options.cpu)) {
-    await server.stop();
-    throw new Error(`pns runs on CPUs ${cpus}, not ${options.cpu}`);
+  for (const pid of server.pids) {
+    const cpus = allowedCpus(pid);
+    if (cpus !== undefined && cpus !== String(options.cpu)) {
+      await server.stop();
+      throw new Error(`pns process ${pid} runs on CPUs ${cpus}, not ${options.cpu}`);
+    }
   }
   return server;
 }
 
-function pnsServer(server: StartedServer): PnsServer {
-  if (!(server instanceof PnsServer)) throw new TypeError('not a pns server');
-  return server;
+function pnsServer(server: StartedServer): PnsPublishing {
+  if (typeof (server as Partial<PnsPublishing>).publish !== 'function') throw new TypeError('not a pns server');
+  return server as PnsPublishing;
 }
 
 const message = (to: string, payload: BenchPayload): string => `{"to":"${to}","type":"bench","data":${JSON.stringify(payload)}}`;
@@ -159,11 +171,20 @@ const message = (to: string, payload: BenchPayload): string => `{"to":"${to}","t
  * server's command line.
  */
 export function pnsTargetWith(name: string, subscriberModule: string, serveArgs: (options: TargetOptions) => string[] = () => []): Target {
+  return pnsTargetStarting(name, subscriberModule, (options) => startPns(options, serveArgs(options)));
+}
+
+/** A pns target whose servers `start` starts (pns on Redis: one node or several, and their Redis). */
+export function pnsTargetStarting(
+  name: string,
+  subscriberModule: string,
+  start: (options: TargetOptions) => Promise<PnsPublishing>,
+): Target {
   return {
     name,
     subscriberModule,
     drains: true,
-    start: (options) => start(options, serveArgs(options)),
+    start,
     publishToUser: (server, user, payload) => pnsServer(server).publish(message(`user:${user}`, payload)),
     publishToTopic: (server, topic, payload) => pnsServer(server).publish(message(`topic:${topic}`, payload)),
     publishBatch: (server, messages) =>
