@@ -50,9 +50,9 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
   // Bookkeeping outlives the longest ttl and two holds, so a client that keeps polling never sees a false gap.
   const positionLifetimeMs = config.retentionSeconds * 1000 + config.maxHoldSeconds * 2000;
   // A broker given by a test comes without a store of its own: positions then stay in memory.
-  const storage = parts.broker ? undefined : await storageFromConfig(config, logger, positionLifetimeMs);
-  const broker = parts.broker ?? (storage as Storage).broker;
   const metrics = new PnsMetrics();
+  const storage = parts.broker ? undefined : await storageFromConfig(config, logger, metrics, positionLifetimeMs);
+  const broker = parts.broker ?? (storage as Storage).broker;
   let draining = false;
   let openConnections = 0;
   const isDraining = (): boolean => draining;

@@ -121,6 +121,10 @@ describe('three nodes on one Redis', { skip: noRedis, timeout: 120_000 }, () => 
     await waitFor(() => onB.received.length >= 2, 10_000, 'the missed messages on B');
     await onB.stop();
     assert.deepEqual(ids(onA.received), [probe]);
+    // Operators see each node's Redis connections and how many channels it listens to.
+    const metrics = await (await fetch(`${b.url}/metrics`)).text();
+    for (const role of ['commands', 'subscriber']) assert.match(metrics, new RegExp(`pns_redis_connected\\{role="${role}"\\} 1`));
+    assert.ok(Number(/pns_broker_channels (\d+)/.exec(metrics)?.[1]) >= 1, 'B listens to the seed client’s channel');
     assert.deepEqual(ids(onB.received), missed);
     assert.deepEqual([...onA.serverErrors, ...onB.serverErrors], []);
   });

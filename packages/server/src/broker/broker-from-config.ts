@@ -4,6 +4,7 @@ import type { SessionResolver } from '../auth/session-resolver.js';
 import type { ServerConfig } from '../config/options.js';
 import { type ClientPositionStore, MemoryClientPositionStore } from '../hub/client-positions.js';
 import { RedisClientPositionStore } from '../hub/redis-client-positions.js';
+import type { PnsMetrics } from '../ops/metrics.js';
 import type { Broker } from './broker.js';
 import { MemoryBroker } from './memory-broker.js';
 import { RedisBroker } from './redis-broker.js';
@@ -36,7 +37,12 @@ function throttledErrorLog(logger: Logger, what: string): (error: unknown) => vo
  * The broker and cursorless-position store the configuration asks for: in memory (one process), or in
  * Redis (PNS_REDIS_URL), where every node of a service sees the same messages and positions.
  */
-export async function storageFromConfig(config: ServerConfig, logger: Logger, positionLifetimeMs: number): Promise<Storage> {
+export async function storageFromConfig(
+  config: ServerConfig,
+  logger: Logger,
+  metrics: PnsMetrics,
+  positionLifetimeMs: number,
+): Promise<Storage> {
   // Sessions in their own Redis, or in the broker's (a Cluster then, if the broker's is one).
   const sessionTarget = config.sessionRedisUrl
     ? { urls: [config.sessionRedisUrl], cluster: false }
@@ -46,7 +52,7 @@ export async function storageFromConfig(config: ServerConfig, logger: Logger, po
     : undefined;
   let sessions: SessionResolver | undefined;
   if (sessionRedis && config.sessionRedisKey) {
-    watch(sessionRedis, 'sessions', logger, throttledErrorLog(logger, 'session redis unavailable; retrying'));
+    watch(sessionRedis, 'sessions', logger, metrics, throttledErrorLog(logger, 'session redis unavailable; retrying'));
     if (!(await connectRedis(sessionRedis, 10_000))) logger.warn('session redis not reachable yet: polls get 503 until it is');
     sessions = new RedisSessionResolver({ redis: sessionRedis, keyTemplate: config.sessionRedisKey });
   }
@@ -67,33 +73,38 @@ export async function storageFromConfig(config: ServerConfig, logger: Logger, po
   }
   const clients = createRedisClients({ urls: config.redisUrl, cluster: config.redisCluster, connectionName: `pns-${process.pid}` });
   const onError = throttledErrorLog(logger, 'redis unavailable; retrying');
-  watch(clients.redis, 'commands', logger, onError);
-  watch(clients.subscriber, 'subscriber', logger, onError);
+  watch(clients.redis, 'commands', logger, metrics, onError);
+  watch(clients.subscriber, 'subscriber', logger, metrics, onError);
   const connected = await Promise.all([connectRedis(clients.redis, 10_000), connectRedis(clients.subscriber, 10_000)]);
   if (!connected.every(Boolean)) logger.warn('redis not reachable yet: answering 503 BACKEND_UNAVAILABLE until it is');
+  const broker = new RedisBroker({
+    ...clients,
+    cluster: config.redisCluster,
+    prefix: config.redisPrefix,
+    retentionCount: config.retentionCount,
+    channelIdleMs: positionLifetimeMs,
+    onError,
+  });
+  metrics.countBrokerChannels(() => broker.stats().subscribedChannels);
   return {
     sessions,
     close,
-    broker: new RedisBroker({
-      ...clients,
-      cluster: config.redisCluster,
-      prefix: config.redisPrefix,
-      retentionCount: config.retentionCount,
-      channelIdleMs: positionLifetimeMs,
-      onError,
-    }),
+    broker,
     clientPositions: new RedisClientPositionStore({ redis: clients.redis, prefix: config.redisPrefix, ttlMs: positionLifetimeMs }),
   };
 }
 
-function watch(client: RedisClient, role: string, logger: Logger, onError: (error: unknown) => void): void {
+function watch(client: RedisClient, role: string, logger: Logger, metrics: PnsMetrics, onError: (error: unknown) => void): void {
   let lost = false;
+  metrics.redisConnected.set({ role }, 0);
   client.on('error', onError);
   client.on('close', () => {
     lost = true;
+    metrics.redisConnected.set({ role }, 0);
   });
   client.on('ready', () => {
     if (lost) logger.info({ role }, 'redis connection back');
     lost = false;
+    metrics.redisConnected.set({ role }, 1);
   });
 }

@@ -44,9 +44,30 @@ export class PnsMetrics {
     registers: [this.registry],
   });
 
+  readonly redisConnected = new Gauge({
+    name: 'pns_redis_connected',
+    help: "Whether this process's Redis connection of each role (commands, subscriber, sessions) is ready: 1 or 0.",
+    labelNames: ['role'],
+    registers: [this.registry],
+  });
+  private brokerChannelCount: () => number = () => 0;
+  readonly brokerChannels: Gauge = new Gauge({
+    name: 'pns_broker_channels',
+    help: 'Channels this process listens to in its broker (with Redis: its pub/sub subscriptions, lingering ones included).',
+    registers: [this.registry],
+    collect: (): void => {
+      this.brokerChannels.set(this.brokerChannelCount());
+    },
+  });
+
   constructor() {
     // Includes nodejs_eventloop_lag_seconds and process memory and CPU.
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: eventLoopSampleMs });
+  }
+
+  /** Where `pns_broker_channels` comes from, read at each scrape. */
+  countBrokerChannels(count: () => number): void {
+    this.brokerChannelCount = count;
   }
 
   async render(): Promise<string> {
