@@ -43,15 +43,14 @@ export async function storageFromConfig(
   metrics: PnsMetrics,
   positionLifetimeMs: number,
 ): Promise<Storage> {
-  // Sessions in their own Redis, or in the broker's (a Cluster then, if the broker's is one).
-  const sessionTarget = config.sessionRedisUrl
-    ? { urls: [config.sessionRedisUrl], cluster: false }
-    : { urls: config.redisUrl, cluster: config.redisCluster };
-  const sessionRedis = config.sessionRedisKey
-    ? createRedisClient({ ...sessionTarget, connectionName: `pns-${process.pid}` }, 'sessions')
-    : undefined;
+  let sessionRedis: RedisClient | undefined;
   let sessions: SessionResolver | undefined;
-  if (sessionRedis && config.sessionRedisKey) {
+  if (config.sessionRedisKey) {
+    // Sessions in their own Redis, or in the broker's (a Cluster then, if the broker's is one).
+    const target = config.sessionRedisUrl
+      ? { urls: [config.sessionRedisUrl], cluster: false }
+      : { urls: config.redisUrl, cluster: config.redisCluster };
+    sessionRedis = createRedisClient({ ...target, connectionName: `pns-${process.pid}` }, 'sessions');
     watch(sessionRedis, 'sessions', logger, metrics, throttledErrorLog(logger, 'session redis unavailable; retrying'));
     if (!(await connectRedis(sessionRedis, 10_000))) logger.warn('session redis not reachable yet: polls get 503 until it is');
     sessions = new RedisSessionResolver({ redis: sessionRedis, keyTemplate: config.sessionRedisKey });

@@ -65,6 +65,8 @@ export class RedisBroker implements Broker {
   private readyWait: Promise<void> | undefined;
   private readonly reads = new ConcurrencyLimit(readConcurrency);
   private readonly keepAlive: NodeJS.Timeout;
+  private readonly epochPrefix = `r${randomBytes(6).toString('base64url')}`;
+  private epochCount = 0;
 
   constructor(options: RedisBrokerOptions) {
     this.options = options;
@@ -93,8 +95,10 @@ export class RedisBroker implements Broker {
   async publish(batch: PublishRequest[]): Promise<PublishOutcome[]> {
     this.assertOpen();
     // A listener this node added before the publish must hear of it.
-    if (batch.length === 1) await this.fanout.settled((batch[0] as PublishRequest).channels, settleTimeoutMs);
-    else await this.fanout.settled([...new Set(batch.flatMap((request) => request.channels))], settleTimeoutMs);
+    await this.fanout.settled(
+      batch.flatMap((request) => request.channels),
+      settleTimeoutMs,
+    );
     const ids = batch.map((request) => request.id ?? randomUUID());
     const outcomes: PublishOutcome[] = ids.map((id) => ({ id, duplicate: true }));
     if (!this.options.cluster) {
@@ -316,8 +320,12 @@ export class RedisBroker implements Broker {
     return this.options.cluster ? `${this.tag(firstChannel)}:id:${id}` : `${this.options.prefix}:id:${id}`;
   }
 
+  /**
+   * A fresh epoch for a channel that has none. Every read and head offers one and almost none is used, so it is
+   * a per-process random prefix and a counter, not a random draw per call: unique across processes and calls.
+   */
   private newEpoch(): string {
-    return `r${randomBytes(6).toString('base64url')}`;
+    return `${this.epochPrefix}${(++this.epochCount).toString(36)}`;
   }
 
   private async renewListenedChannels(onError: (error: unknown) => void): Promise<void> {

@@ -138,9 +138,9 @@ export class Hub implements SubscriptionHost {
       }
       renewSession().then(
         (next) => {
-          if (next === undefined || next > Date.now()) {
-            if (next !== undefined) this.endAtExpiry(subscription, next);
-          } else this.end(subscription, 'expired');
+          if (next === undefined) return; // the session no longer expires
+          if (next > Date.now()) this.endAtExpiry(subscription, next);
+          else this.end(subscription, 'expired');
         },
         (error: unknown) => {
           const code = (error as { code?: unknown }).code;

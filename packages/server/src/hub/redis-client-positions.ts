@@ -1,4 +1,3 @@
-import { BrokerUnavailableError } from '../broker/broker.js';
 import type { RedisClient } from '../broker/redis-connection.js';
 import type { ClientPositionStore } from './client-positions.js';
 
@@ -14,6 +13,7 @@ export interface RedisClientPositionOptions {
  * Cursorless clients' positions in Redis, so the seed's client (which never sends a cursor) resumes on
  * whichever node its next poll reaches. A value is `<expires at ms>|<cursor>` and the key lives twice as
  * long: for the second half a returning client is told it has a gap rather than silently starting at "now".
+ * A Redis failure is passed on as it is: callers answer it as BACKEND_UNAVAILABLE (see `planSubscription`).
  */
 export class RedisClientPositionStore implements ClientPositionStore {
   readonly survivesRestart = true;
@@ -24,7 +24,7 @@ export class RedisClientPositionStore implements ClientPositionStore {
   }
 
   async get(key: string): Promise<string | 'expired' | undefined> {
-    const value = await this.run(() => this.options.redis.get(this.key(key)));
+    const value = await this.options.redis.get(this.key(key));
     if (value === null) return undefined;
     const bar = value.indexOf('|');
     const expiresAt = Number(value.slice(0, bar));
@@ -34,18 +34,10 @@ export class RedisClientPositionStore implements ClientPositionStore {
 
   async set(key: string, cursor: string): Promise<void> {
     const { ttlMs } = this.options;
-    await this.run(() => this.options.redis.set(this.key(key), `${this.options.now() + ttlMs}|${cursor}`, 'PX', ttlMs * 2));
+    await this.options.redis.set(this.key(key), `${this.options.now() + ttlMs}|${cursor}`, 'PX', ttlMs * 2);
   }
 
   private key(key: string): string {
     return `${this.options.prefix}:cp:${key}`;
-  }
-
-  private async run<T>(command: () => Promise<T>): Promise<T> {
-    try {
-      return await command();
-    } catch (error) {
-      throw new BrokerUnavailableError('redis: client position store failed', { cause: error });
-    }
   }
 }

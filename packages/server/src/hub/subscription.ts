@@ -1,9 +1,8 @@
 import { encodeCursor, idKey, maxCursorRecent, type StreamPosition } from '@pns/protocol';
+import type { Broker, BrokerEntry, PublishEvent, ReadResult } from '../broker/broker.js';
 
 /** Delivered ids a subscription remembers where copies arrive apart; its cursor carries the last `maxCursorRecent`. */
 const recentKeyLimit = 2 * maxCursorRecent;
-
-import type { Broker, BrokerEntry, PublishEvent, ReadResult } from '../broker/broker.js';
 
 /** What a subscriber receives: messages in order (each once), its new positions, and whether it missed some. */
 export interface Delivery {
