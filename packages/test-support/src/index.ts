@@ -1,3 +1,4 @@
+export { browserSkipReason, chromiumPath, launchChromium } from './chromium.js';
 export { type HttpPoller, type HttpPollerOptions, startHttpPoller } from './http-poller.js';
 export {
   type RedisClusterInstance,

@@ -7,44 +7,17 @@ import { createServer, type IncomingMessage, request, type Server, type ServerRe
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createToken } from '@pns/publisher';
-import { type SpawnedServer, spawnServer } from '@pns/test-support';
-import { type Browser, chromium } from 'playwright-core';
-
-/** `/usr/bin/chromium`; CHROMIUM_PATH overrides it (for example to check the skip path). */
-export const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+import { browserSkipReason, launchChromium, type SpawnedServer, spawnServer } from '@pns/test-support';
+import type { Browser } from 'playwright-core';
 
 /** packages/client (this file runs from packages/client/dist/test/support). */
 export const clientDir = fileURLToPath(new URL('../../../', import.meta.url));
 export const fixturesDir = `${clientDir}test/fixtures/`;
 
-/**
- * `false` when Chromium is there; otherwise the reason to pass as `describe(…, { skip })`. Without Chromium the
- * suites skip loudly, except in CI (`CI=true`), where a missing browser is an error.
- */
-export const browserSkip: string | false = (() => {
-  if (existsSync(chromiumPath)) return false;
-  if (process.env.CI === 'true') throw new Error(`browser tests: ${chromiumPath} not found (CI=true: not skipping)`);
-  const reason = `BROWSER TESTS SKIPPED: ${chromiumPath} not found`;
-  process.stderr.write(`\n${'!'.repeat(reason.length)}\n${reason}\n${'!'.repeat(reason.length)}\n\n`);
-  return reason;
-})();
+/** Whether the browser suites skip (see browserSkipReason). */
+export const browserSkip: string | false = browserSkipReason();
 
-export async function launchBrowser(): Promise<Browser> {
-  if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} not found`);
-  return chromium.launch({
-    executablePath: chromiumPath,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
-  });
-}
+export const launchBrowser: () => Promise<Browser> = launchChromium;
 
 // ---------------------------------------------------------------------------------------------- pns
 
