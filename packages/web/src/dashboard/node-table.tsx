@@ -1,0 +1,61 @@
+import { formatMb, formatMs, formatNumber, formatPercent, formatUptime } from './format.js';
+import type { NodeStats, StatsAnswer } from './types.js';
+
+/** A node whose own sample is this much older than the answer has probably stopped reporting. */
+const staleMs = 5000;
+
+function Row({ node, at }: { node: NodeStats; at: number }) {
+  const stale = at - node.at > staleMs;
+  return (
+    <tr
+      data-node={node.node}
+      class={stale ? 'stale' : undefined}
+      title={stale ? `Last sample ${formatUptime(at - node.at)} ago` : undefined}
+    >
+      <th scope="row">{node.node}</th>
+      <td>{formatNumber(node.held.longpoll)}</td>
+      <td>{formatNumber(node.held.sse)}</td>
+      <td>{formatNumber(node.held.websocket)}</td>
+      <td>{formatNumber(node.openConnections)}</td>
+      <td>{formatNumber(node.publishedPerSecond)}</td>
+      <td>{formatNumber(node.deliveredPerSecond)}</td>
+      <td>{formatMs(node.latency.p99)}</td>
+      <td>{formatMb(node.rssBytes)}</td>
+      <td>{formatPercent(node.eventLoopBusy)}</td>
+      <td>{formatNumber(node.brokerChannels)}</td>
+      <td>{formatUptime(node.at - node.startedAt)}</td>
+    </tr>
+  );
+}
+
+export function NodeTable({ stats }: { stats: StatsAnswer }) {
+  return (
+    <div class="card table-card">
+      <table class="node-table">
+        <thead>
+          <tr>
+            <th scope="col">Node</th>
+            <th scope="col">Long poll</th>
+            <th scope="col">SSE</th>
+            <th scope="col">WebSocket</th>
+            <th scope="col">Open</th>
+            <th scope="col">Pub/s</th>
+            <th scope="col">Deliv/s</th>
+            <th scope="col">p99 ms</th>
+            <th scope="col">RSS MB</th>
+            <th scope="col" title="Share of the last second the event loop was busy">
+              Loop busy %
+            </th>
+            <th scope="col">Channels</th>
+            <th scope="col">Uptime</th>
+          </tr>
+        </thead>
+        <tbody>
+          {stats.nodes.map((node) => (
+            <Row key={node.node} node={node} at={stats.at} />
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
