@@ -9,6 +9,7 @@ export const errorCatalog = {
   SESSION_INVALID: { status: 401, message: 'The session token is not valid.' },
   SESSION_EXPIRED: { status: 401, message: 'The session token has expired.' },
   PUBLISH_UNAUTHORIZED: { status: 401, message: 'A valid publish key is required.' },
+  ADMIN_UNAUTHORIZED: { status: 401, message: 'A valid admin key is required.' },
   CHANNEL_FORBIDDEN: { status: 403, message: 'The session may not listen to this channel.' },
   NOT_FOUND: { status: 404, message: 'No such resource.' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed on this resource.' },

@@ -1,12 +1,19 @@
 import { type AddressInfo, Server as NetServer } from 'node:net';
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
+import { dashboardAccess, dashboardAssets, registerAdminRoutes } from './admin/admin-routes.js';
+import { AdminStats } from './admin/admin-stats.js';
+import { LocalNodeBoard } from './admin/node-board.js';
+import { NodeSampler } from './admin/node-sampler.js';
 import { JwtSessionResolver } from './auth/jwt-session-resolver.js';
 import { PublishKeyVerifier } from './auth/publish-key.js';
 import type { SessionResolver } from './auth/session-resolver.js';
 import type { Broker } from './broker/broker.js';
 import { type Storage, storageFromConfig } from './broker/broker-from-config.js';
 import type { ServerConfig } from './config/options.js';
+import { DemoMailbox } from './demo/demo-mailbox.js';
+import { registerDemoRoutes, webmailAssets } from './demo/demo-routes.js';
 import { createApp } from './http/app.js';
 import { registerPublishRoute } from './http/publish-route.js';
 import { RawRoutes } from './http/raw-routes.js';
@@ -19,6 +26,7 @@ import { MessageRenderer } from './transports/render.js';
 import { createSseTransport } from './transports/sse.js';
 import type { Transport } from './transports/transport.js';
 import { createWebSocketTransport } from './transports/websocket.js';
+import { PageAssets } from './web/page-assets.js';
 
 export interface PnsServerParts {
   logger?: Logger;
@@ -75,11 +83,12 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
     openConnections: () => openConnections,
     maxConnections: config.maxConnections,
   });
+  const sessions = parts.sessions ?? storage?.sessions ?? new JwtSessionResolver({ secret: config.secret });
   const context = {
     config,
     hub,
     rawRoutes,
-    sessions: parts.sessions ?? storage?.sessions ?? new JwtSessionResolver({ secret: config.secret }),
+    sessions,
     clientPositions:
       parts.clientPositions ??
       storage?.clientPositions ??
@@ -101,6 +110,20 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
     });
   });
   registerOpsRoutes(app, { metrics, isDraining });
+  const dashboardOpen = dashboardAccess(config) !== 'closed';
+  const assetNames = [...(config.demo ? webmailAssets : []), ...(dashboardOpen ? dashboardAssets : [])];
+  const assets = assetNames.length > 0 ? new PageAssets(assetNames) : undefined;
+  let adminStats: AdminStats | undefined;
+  if (assets && dashboardOpen) {
+    const sampler = new NodeSampler(metrics, `${hostname()}:${process.pid}`, context.startedAt);
+    adminStats = new AdminStats(sampler, storage?.nodeBoard ?? new LocalNodeBoard(), logger);
+    adminStats.start();
+    registerAdminRoutes(app, { config, stats: adminStats, assets });
+  }
+  if (assets && config.demo) {
+    const mailbox = new DemoMailbox(broker, { pageLimit: config.pageLimit, ttlSeconds: config.retentionSeconds, metrics });
+    registerDemoRoutes(app, { secret: config.secret, sessions, mailbox, assets });
+  }
   registerPublishRoute(app, {
     broker,
     publishKeys: new PublishKeyVerifier([config.publishKey]),
@@ -135,6 +158,7 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
         const grace = setTimeout(() => app.server.closeAllConnections(), 1000);
         await app.close();
         clearTimeout(grace);
+        adminStats?.stop();
         for (const transport of transports) transport.close?.();
         await broker.close();
         await storage?.close();

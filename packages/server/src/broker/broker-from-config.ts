@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { LocalNodeBoard, type NodeBoard, RedisNodeBoard } from '../admin/node-board.js';
 import { RedisSessionResolver } from '../auth/redis-session-resolver.js';
 import type { SessionResolver } from '../auth/session-resolver.js';
 import type { ServerConfig } from '../config/options.js';
@@ -15,6 +16,8 @@ export interface Storage {
   clientPositions: ClientPositionStore;
   /** Set when sessions live in Redis (PNS_SESSION_REDIS_KEY); otherwise tokens are JWTs. */
   sessions: SessionResolver | undefined;
+  /** Where nodes post the stats the dashboard shows. */
+  nodeBoard: NodeBoard;
   /** Closes what the broker does not own (the session store's connection). */
   close(): Promise<void>;
 }
@@ -68,6 +71,7 @@ export async function storageFromConfig(
         channelIdleMs: positionLifetimeMs,
       }),
       clientPositions: new MemoryClientPositionStore({ maxEntries: config.clientPositions, ttlMs: positionLifetimeMs }),
+      nodeBoard: new LocalNodeBoard(),
     };
   }
   const clients = createRedisClients({ urls: config.redisUrl, cluster: config.redisCluster, connectionName: `pns-${process.pid}` });
@@ -90,6 +94,8 @@ export async function storageFromConfig(
     close,
     broker,
     clientPositions: new RedisClientPositionStore({ redis: clients.redis, prefix: config.redisPrefix, ttlMs: positionLifetimeMs }),
+    // Five missed samples: a node that stopped drops off the dashboard within seconds.
+    nodeBoard: new RedisNodeBoard({ redis: clients.redis, prefix: config.redisPrefix, staleMs: 5000 }),
   };
 }
 

@@ -43,6 +43,9 @@ async function devBanner(config: ServerConfig, url: string): Promise<string> {
   return [
     '',
     'pns is running in dev mode (no PNS_SECRET set): loopback only, keys generated for this run.',
+    '',
+    ...(config.demo ? [`Webmail demo (open two windows, sign in as two users, send a mail): ${url}/`] : []),
+    `Operations dashboard: ${url}/pns/admin`,
     `  PNS_SECRET=${config.secret}`,
     `  PNS_PUBLISH_KEY=${config.publishKey}`,
     '',

@@ -64,11 +64,18 @@ export function loadConfig(raw: RawOptions): ServerConfig {
   if (values.sessionRedisKey !== undefined && values.sessionRedisUrl === undefined && redisUrls.length === 0) {
     problems.push('PNS_SESSION_REDIS_KEY needs PNS_SESSION_REDIS_URL or PNS_REDIS_URL');
   }
+  // Demo sessions are JWTs the demo signs: a session store in Redis would not know them.
+  if (values.demo === true && values.sessionRedisKey !== undefined) {
+    problems.push('PNS_DEMO needs JWT sessions: it cannot run with PNS_SESSION_REDIS_KEY');
+  }
+  if (values.adminKey !== undefined && (values.adminKey === values.secret || values.adminKey === values.publishKey)) {
+    problems.push('PNS_ADMIN_KEY must differ from PNS_SECRET and PNS_PUBLISH_KEY');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     ...(values as Omit<
       ServerConfig,
-      'secret' | 'publishKey' | 'devMode' | 'maxConnections' | 'workers' | 'sessionRedisKey' | 'sessionRedisUrl'
+      'secret' | 'publishKey' | 'devMode' | 'maxConnections' | 'workers' | 'sessionRedisKey' | 'sessionRedisUrl' | 'adminKey' | 'demo'
     >),
     maxConnections: (values.maxConnections as number | undefined) ?? defaultMaxConnections(),
     // One worker per core is what Redis makes possible; without it, one process is the service.
@@ -76,6 +83,8 @@ export function loadConfig(raw: RawOptions): ServerConfig {
     sessionRedisKey: values.sessionRedisKey as string | undefined,
     // Unset: the sessions live in the broker's Redis (or Redis Cluster).
     sessionRedisUrl: values.sessionRedisUrl as string | undefined,
+    adminKey: values.adminKey as string | undefined,
+    demo: (values.demo as boolean | undefined) ?? (devMode && values.sessionRedisKey === undefined),
     host: devMode ? '127.0.0.1' : (values.host as string),
     secret: (values.secret as string | undefined) ?? randomBytes(32).toString('base64url'),
     publishKey: (values.publishKey as string | undefined) ?? randomBytes(32).toString('base64url'),

@@ -171,6 +171,20 @@ export const optionTable = {
     default: undefined,
     help: 'Redis holding the sessions (default: the first PNS_REDIS_URL)',
   },
+  demo: {
+    env: 'PNS_DEMO',
+    flag: 'demo',
+    schema: z.enum(['true', 'false']).transform((value) => value === 'true'),
+    default: undefined,
+    help: 'Serve the webmail demo at / (it signs tokens for demo users: never in production). Default: on in dev mode',
+  },
+  adminKey: {
+    env: 'PNS_ADMIN_KEY',
+    flag: 'admin-key',
+    schema: secret,
+    default: undefined,
+    help: 'Key that opens the operations dashboard at /pns/admin (closed without one, except in dev mode)',
+  },
   corsOrigins: {
     env: 'PNS_CORS_ORIGINS',
     flag: 'cors-origins',
@@ -191,10 +205,14 @@ export type OptionKey = keyof typeof optionTable;
 type Parsed<K extends OptionKey> = z.output<(typeof optionTable)[K]['schema']>;
 
 /** Validated settings. `secret` and `publishKey` are always set (generated in dev mode). */
-export type ServerConfig = { [K in Exclude<OptionKey, 'secret' | 'publishKey' | 'sessionRedisKey' | 'sessionRedisUrl'>]: Parsed<K> } & {
+export type ServerConfig = {
+  [K in Exclude<OptionKey, 'secret' | 'publishKey' | 'sessionRedisKey' | 'sessionRedisUrl' | 'adminKey'>]: Parsed<K>;
+} & {
   /** Unset: sessions are JWTs. */
   sessionRedisKey: string | undefined;
   sessionRedisUrl: string | undefined;
+  /** Unset: the dashboard is open in dev mode and closed otherwise. */
+  adminKey: string | undefined;
   secret: string;
   publishKey: string;
   /** No secret was configured: loopback only, generated keys. */

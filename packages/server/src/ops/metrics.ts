@@ -6,6 +6,11 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
  */
 const eventLoopSampleMs = 100;
 
+/** Buckets of `pns_publish_to_delivery_seconds`, in seconds (the dashboard's percentiles come from them too). */
+export const deliveryLatencyBuckets: readonly number[] = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
+];
+
 /** The server's Prometheus metrics, in a registry of its own (no process-wide state). */
 export class PnsMetrics {
   readonly registry = new Registry();
@@ -40,7 +45,7 @@ export class PnsMetrics {
   readonly deliveryLatency = new Histogram({
     name: 'pns_publish_to_delivery_seconds',
     help: 'Time from publish to delivery to a subscriber.',
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    buckets: [...deliveryLatencyBuckets],
     registers: [this.registry],
   });
 

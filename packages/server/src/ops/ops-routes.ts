@@ -1,9 +1,10 @@
 import { PnsError } from '@pns/protocol';
 import type { FastifyInstance } from 'fastify';
+import { adminPaths } from '../admin/admin-routes.js';
 import type { PnsMetrics } from './metrics.js';
 
-/** Paths that answer even while draining or at the connection cap. */
-export const opsPaths = new Set(['/healthz', '/readyz', '/metrics']);
+/** Paths that answer even while draining or at the connection cap (the dashboard's stats among them). */
+export const opsPaths = new Set(['/healthz', '/readyz', '/metrics', adminPaths.stats]);
 
 /** Liveness, readiness (false while draining) and Prometheus metrics. */
 export function registerOpsRoutes(app: FastifyInstance, options: { metrics: PnsMetrics; isDraining(): boolean }): void {
