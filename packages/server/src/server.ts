@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { type AddressInfo, Server as NetServer } from 'node:net';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
@@ -6,8 +7,8 @@ import { dashboardAccess, dashboardAssets, registerAdminRoutes } from './admin/a
 import { AdminStats } from './admin/admin-stats.js';
 import { LocalNodeBoard } from './admin/node-board.js';
 import { NodeSampler } from './admin/node-sampler.js';
+import { BearerKeyVerifier } from './auth/bearer-key.js';
 import { JwtSessionResolver } from './auth/jwt-session-resolver.js';
-import { PublishKeyVerifier } from './auth/publish-key.js';
 import type { SessionResolver } from './auth/session-resolver.js';
 import type { Broker } from './broker/broker.js';
 import { type Storage, storageFromConfig } from './broker/broker-from-config.js';
@@ -110,23 +111,21 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
     });
   });
   registerOpsRoutes(app, { metrics, isDraining });
-  const dashboardOpen = dashboardAccess(config) !== 'closed';
-  const assetNames = [...(config.demo ? webmailAssets : []), ...(dashboardOpen ? dashboardAssets : [])];
-  const assets = assetNames.length > 0 ? new PageAssets(assetNames) : undefined;
   let adminStats: AdminStats | undefined;
-  if (assets && dashboardOpen) {
-    const sampler = new NodeSampler(metrics, `${hostname()}:${process.pid}`, context.startedAt);
-    adminStats = new AdminStats(sampler, storage?.nodeBoard ?? new LocalNodeBoard(), logger);
+  if (dashboardAccess(config) !== 'closed') {
+    // The suffix tells apart processes that share a host name and a pid (containers all run as pid 1).
+    const node = `${hostname()}:${process.pid}-${randomBytes(2).toString('hex')}`;
+    adminStats = new AdminStats(new NodeSampler(metrics, node, context.startedAt), storage?.nodeBoard ?? new LocalNodeBoard(), logger);
     adminStats.start();
-    registerAdminRoutes(app, { config, stats: adminStats, assets });
+    registerAdminRoutes(app, { config, stats: adminStats, assets: new PageAssets(dashboardAssets) });
   }
-  if (assets && config.demo) {
+  if (config.demo) {
     const mailbox = new DemoMailbox(broker, { pageLimit: config.pageLimit, ttlSeconds: config.retentionSeconds, metrics });
-    registerDemoRoutes(app, { secret: config.secret, sessions, mailbox, assets });
+    registerDemoRoutes(app, { secret: config.secret, sessions, mailbox, assets: new PageAssets(webmailAssets) });
   }
   registerPublishRoute(app, {
     broker,
-    publishKeys: new PublishKeyVerifier([config.publishKey]),
+    publishKeys: new BearerKeyVerifier([config.publishKey]),
     metrics,
     defaultTtlSeconds: config.ttlSeconds,
     maxTtlSeconds: config.retentionSeconds,
@@ -158,7 +157,7 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
         const grace = setTimeout(() => app.server.closeAllConnections(), 1000);
         await app.close();
         clearTimeout(grace);
-        adminStats?.stop();
+        await adminStats?.stop();
         for (const transport of transports) transport.close?.();
         await broker.close();
         await storage?.close();

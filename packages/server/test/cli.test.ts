@@ -158,7 +158,7 @@ describe('pns CLI', { timeout: 120_000 }, () => {
   });
 
   describe('#serve', () => {
-    it('in dev mode prints a banner with a working token, publish key and curl commands', async () => {
+    it('in dev mode prints a banner with a working token, publish key, curl commands and the pages it serves', async () => {
       const serve = startCli(['serve', '--port', '0']);
       const banner = await serve.waitForOutput(
         // The log line and the banner are separate writes: wait for both.
@@ -172,6 +172,10 @@ describe('pns CLI', { timeout: 120_000 }, () => {
       assert.ok(sid && publishKey && url, banner);
       assert.match(sid, jwtPattern);
       assert.ok(banner.includes(`curl -X POST ${url}/pns/publish -H "Authorization: Bearer ${publishKey}"`), banner);
+      // The pages it names are there.
+      const pages = [/Webmail demo[^\n]*: (http:\S+)/.exec(banner)?.[1], /Operations dashboard: (http:\S+)/.exec(banner)?.[1]];
+      assert.deepEqual(pages, [`${url}/`, `${url}/pns/admin`]);
+      for (const page of pages) assert.match(String((await fetch(page as string)).headers.get('content-type')), /^text\/html/);
       assert.equal(listeningUrl(serve.stdout()), url);
 
       const polled = await request(pollUrl(url, { sid, ch: 'topic:news', hold: 0 }));

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { PnsMessage } from '@pns/protocol';
+import type { Mail, PnsMessage } from '@pns/protocol';
 import { SignJWT } from 'jose';
 import { ConfigError, loadConfig } from '../src/config/load-config.js';
-import type { Mail } from '../src/demo/demo-mailbox.js';
 import { startTestServer, type TestServer, waitFor } from './support/harness.js';
 import { type HttpResult, request } from './support/http-client.js';
 
@@ -48,7 +47,13 @@ describe('webmail demo routes', { timeout: 60_000 }, () => {
     });
 
     it('serves only the bundled files: anything else under the assets path is NOT_FOUND', async () => {
-      for (const path of ['/demo/assets/webmail.html', '/demo/assets/..%2Fpackage.json', '/demo/assets/pns.mjs', '/demo/assets/']) {
+      for (const path of [
+        '/demo/assets/webmail.html',
+        '/demo/assets/..%2Fpackage.json',
+        '/demo/assets/pns.mjs',
+        '/demo/assets/',
+        '/demo/assets/dashboard.js',
+      ]) {
         const answer = await request(`${t.url}${path}`);
         assert.equal(answer.status, 404, path);
         assert.equal((answer.json as ErrorJson).errorCode, 'NOT_FOUND', path);
@@ -113,6 +118,21 @@ describe('webmail demo routes', { timeout: 60_000 }, () => {
         next.msg.map((message) => message.id),
         [third.id],
       );
+    });
+
+    it('lists only what is a mail: a type-70 message of another shape, from another publisher, is left out', async () => {
+      const [alice, bob] = [await signIn('alice'), await signIn('bob')];
+      assert.equal((await send(alice, { to: 'bob', subject: 'real', body: '' })).status, 200);
+      for (const data of ['x', {}, { from: 'alice', subject: 1 }, null]) {
+        assert.equal((await t.publish({ to: 'user:demo-bob', type: 70, data })).status, 200);
+      }
+      const box = await inbox(bob);
+      assert.ok(box.mails.length > 0);
+      assert.ok(
+        box.mails.every((mail) => typeof mail.from.name === 'string' && typeof mail.subject === 'string'),
+        JSON.stringify(box.mails),
+      );
+      assert.equal(box.mails[0]?.subject, 'real');
     });
 
     it('refuses bad requests with catalog errors', async () => {

@@ -1,14 +1,8 @@
+import type { DashboardSnapshot, NodeStats } from '@pns/protocol';
 import type { Logger } from 'pino';
 import type { NodeBoard } from './node-board.js';
 import type { NodeSampler } from './node-sampler.js';
-import { type NodeStats, totalOf } from './node-stats.js';
-
-/** The body of `GET /pns/admin/stats`. */
-export interface AdminSnapshot {
-  at: number;
-  nodes: NodeStats[];
-  total: NodeStats;
-}
+import { totalOf } from './node-stats.js';
 
 export const sampleIntervalMs = 1000;
 
@@ -16,6 +10,8 @@ export const sampleIntervalMs = 1000;
 export class AdminStats {
   private latest: NodeStats | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** The tick under way, if any: the first snapshot waits for it, and stop() lets it finish. */
+  private ticking: Promise<void> | undefined;
   private postFailing = false;
 
   constructor(
@@ -26,27 +22,39 @@ export class AdminStats {
 
   start(): void {
     if (this.timer) return;
-    void this.tick();
-    this.timer = setInterval(() => void this.tick(), sampleIntervalMs);
+    this.tick();
+    this.timer = setInterval(() => this.tick(), sampleIntervalMs);
     // Sampling must never keep a stopping process alive.
     this.timer.unref();
   }
 
-  stop(): void {
+  /** Stops sampling and takes this node off the board, so the dashboard drops it at once. */
+  async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
+    await this.ticking;
+    await this.board.remove(this.sampler.node).catch(() => undefined);
   }
 
-  async snapshot(): Promise<AdminSnapshot> {
-    const own = this.latest ?? (await this.sampler.sample());
+  async snapshot(): Promise<DashboardSnapshot> {
+    if (!this.latest) await this.ticking;
+    const own = this.latest;
     // Without the board (Redis away), this node still shows itself.
     let nodes = await this.board.list().catch(() => [] as NodeStats[]);
-    if (!nodes.some((node) => node.node === own.node)) nodes = [...nodes, own].sort((a, b) => a.node.localeCompare(b.node));
+    if (own && !nodes.some((node) => node.node === own.node)) nodes = [...nodes, own].sort((a, b) => a.node.localeCompare(b.node));
     const at = Date.now();
     return { at, nodes, total: totalOf(nodes, at) };
   }
 
-  private async tick(): Promise<void> {
+  private tick(): void {
+    // A tick still under way (a slow Redis) is not doubled: its sample would skew the next rate.
+    if (this.ticking) return;
+    this.ticking = this.sampleAndPost().finally(() => {
+      this.ticking = undefined;
+    });
+  }
+
+  private async sampleAndPost(): Promise<void> {
     try {
       this.latest = await this.sampler.sample();
       await this.board.post(this.latest);

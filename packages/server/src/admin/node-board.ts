@@ -1,11 +1,13 @@
+import type { NodeStats } from '@pns/protocol';
 import type { RedisClient } from '../broker/redis-connection.js';
-import type { NodeStats } from './node-stats.js';
 
 /** Where each node posts its latest stats and the dashboard reads every node's. */
 export interface NodeBoard {
   post(stats: NodeStats): Promise<void>;
   /** The latest stats of every live node, sorted by node. */
   list(): Promise<NodeStats[]>;
+  /** Takes a stopping node off the board. */
+  remove(node: string): Promise<void>;
 }
 
 /** One process: the board holds its own stats only. */
@@ -18,6 +20,10 @@ export class LocalNodeBoard implements NodeBoard {
 
   async list(): Promise<NodeStats[]> {
     return this.latest ? [this.latest] : [];
+  }
+
+  async remove(node: string): Promise<void> {
+    if (this.latest?.node === node) this.latest = undefined;
   }
 }
 
@@ -59,6 +65,10 @@ export class RedisNodeBoard implements NodeBoard {
     }
     if (forgotten.length > 0) await this.options.redis.hdel(this.key, ...forgotten);
     return live.sort((a, b) => a.node.localeCompare(b.node));
+  }
+
+  async remove(node: string): Promise<void> {
+    await this.options.redis.hdel(this.key, node);
   }
 }
 

@@ -1,6 +1,7 @@
 import { type EventLoopUtilization, performance } from 'node:perf_hooks';
+import type { HeldByTransport, NodeStats } from '@pns/protocol';
 import { deliveryLatencyBuckets, type PnsMetrics } from '../ops/metrics.js';
-import { type HeldByTransport, latencyWindowSeconds, type NodeStats, percentiles } from './node-stats.js';
+import { latencyWindowSeconds, percentiles } from './node-stats.js';
 
 interface CounterReading {
   at: number;

@@ -1,45 +1,7 @@
+import type { LatencyPercentiles, NodeStats } from '@pns/protocol';
 import { deliveryLatencyBuckets } from '../ops/metrics.js';
 
-/** Held subscriptions by transport. */
-export interface HeldByTransport {
-  longpoll: number;
-  sse: number;
-  websocket: number;
-}
-
-export interface LatencyPercentiles {
-  /** Seconds; null when nothing was delivered in the window. */
-  p50: number | null;
-  p90: number | null;
-  p99: number | null;
-  /** Deliveries in the window. */
-  count: number;
-}
-
-/** One node's state as the dashboard shows it: a sample of the counters behind /metrics. */
-export interface NodeStats {
-  /** `host:pid`, or `all` for the sum over nodes. */
-  node: string;
-  /** When the sample was taken, epoch ms (the node's clock). */
-  at: number;
-  startedAt: number;
-  held: HeldByTransport;
-  openConnections: number;
-  publishedPerSecond: number;
-  deliveredPerSecond: number;
-  published: number;
-  delivered: number;
-  /** Publish-to-delivery time over the last `latencyWindowSeconds`. */
-  latency: LatencyPercentiles;
-  /** Deliveries per latency bucket (`deliveryLatencyBuckets`, then +Inf) in the window: what lets nodes' percentiles merge. */
-  latencyCounts: number[];
-  rssBytes: number;
-  heapUsedBytes: number;
-  /** Share of the last second the event loop was busy (0–1): near 1, a node is saturated and answers late. */
-  eventLoopBusy: number;
-  brokerChannels: number;
-}
-
+/** Samples (seconds) the latency percentiles cover. */
 export const latencyWindowSeconds = 10;
 
 /**

@@ -43,11 +43,11 @@ async function devBanner(config: ServerConfig, url: string): Promise<string> {
   return [
     '',
     'pns is running in dev mode (no PNS_SECRET set): loopback only, keys generated for this run.',
+    `  PNS_SECRET=${config.secret}`,
+    `  PNS_PUBLISH_KEY=${config.publishKey}`,
     '',
     ...(config.demo ? [`Webmail demo (open two windows, sign in as two users, send a mail): ${url}/`] : []),
     `Operations dashboard: ${url}/pns/admin`,
-    `  PNS_SECRET=${config.secret}`,
-    `  PNS_PUBLISH_KEY=${config.publishKey}`,
     '',
     'Example token for user 42 (topics: news), valid 1 hour:',
     `  SID=${token}`,

@@ -1,24 +1,7 @@
-import { encodeCursor, type StreamPosition } from '@pns/protocol';
+import { type DemoUser, encodeCursor, isMailData, type Mail, type MailData, newMailType, type StreamPosition } from '@pns/protocol';
 import type { Broker } from '../broker/broker.js';
 import type { PnsMetrics } from '../ops/metrics.js';
-import { type DemoUser, demoUserChannel } from './demo-users.js';
-
-/** The seed's message type for "new mail". */
-export const newMailType = 70;
-
-/** What a type-70 message carries: the mail, whose id is the message's. */
-export interface MailData {
-  from: DemoUser;
-  /** The recipient's demo user id. */
-  to: string;
-  subject: string;
-  body: string;
-  sentAt: number;
-}
-
-export interface Mail extends MailData {
-  id: string;
-}
+import { demoUserChannel } from './demo-users.js';
 
 export interface Inbox {
   /** Newest first. */
@@ -49,7 +32,9 @@ export class DemoMailbox {
     for (let page = 0; page < maxInboxPages; page++) {
       const result = await this.broker.read(channel, position, this.options.pageLimit);
       for (const { message } of result.entries) {
-        if (message.type === newMailType) mails.push({ id: message.id, ...(JSON.parse(message.dataJson) as MailData) });
+        // Anyone with the publish key may send type 70 here: what is not a mail is not listed.
+        const data: unknown = message.type === newMailType ? JSON.parse(message.dataJson) : undefined;
+        if (isMailData(data)) mails.push({ id: message.id, ...data });
       }
       position = result.to;
       if (!result.more) break;
@@ -72,6 +57,6 @@ export class DemoMailbox {
       },
     ]);
     this.options.metrics.published.inc();
-    return (outcome as { id: string }).id;
+    return outcome?.id as string;
   }
 }

@@ -1,13 +1,15 @@
-import { PnsError } from '@pns/protocol';
+import { type DemoUser, PnsError } from '@pns/protocol';
 import { createToken } from '@pns/publisher';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { bearerToken } from '../auth/bearer-key.js';
 import type { SessionResolver } from '../auth/session-resolver.js';
+import { requireJsonBody } from '../http/request-rules.js';
 import type { PageAssets } from '../web/page-assets.js';
 import type { DemoMailbox } from './demo-mailbox.js';
-import { type DemoUser, demoUserId, demoUserOfSession, demoUsers, findDemoUser } from './demo-users.js';
+import { demoUserId, demoUserOfSession, demoUsers, findDemoUser } from './demo-users.js';
 
-export const webmailAssets = ['webmail.html', 'webmail.js', 'webmail.js.map', 'webmail.css', 'webmail.css.map'];
+export const webmailAssets = ['webmail.html', 'webmail.js', 'webmail.js.map', 'webmail.css', 'webmail.css.map', 'licenses.txt'];
 
 /** Demo sessions last an hour; the page asks for a new one when pns says the old one expired. */
 const sessionSeconds = 3600;
@@ -45,15 +47,15 @@ function knownUser(id: string): DemoUser {
  */
 export function registerDemoRoutes(app: FastifyInstance, options: DemoRoutesOptions): void {
   const signedInUser = async (request: FastifyRequest): Promise<DemoUser> => {
-    const match = /^Bearer ([^\s]+)$/i.exec(request.headers.authorization ?? '');
-    if (!match) throw new PnsError('SESSION_INVALID', 'Send the demo session as `Authorization: Bearer <sid>`.');
-    const session = await options.sessions.resolve(match[1] as string);
+    const sid = bearerToken(request.headers.authorization);
+    if (sid === undefined) throw new PnsError('SESSION_INVALID', 'Send the demo session as `Authorization: Bearer <sid>`.');
+    const session = await options.sessions.resolve(sid);
     const user = demoUserOfSession(session.userId);
     if (!user) throw new PnsError('SESSION_INVALID', 'The session is not a demo user’s.');
     return user;
   };
   const json = (request: FastifyRequest): unknown => {
-    if (!/^application\/json\s*(;|$)/i.test(request.headers['content-type'] ?? '')) throw new PnsError('UNSUPPORTED_MEDIA_TYPE');
+    requireJsonBody(request.headers['content-type']);
     return request.body;
   };
 

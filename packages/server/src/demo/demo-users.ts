@@ -1,11 +1,4 @@
-import { userChannel } from '@pns/protocol';
-
-export interface DemoUser {
-  /** What the demo's pages and routes call the user. */
-  id: string;
-  name: string;
-  email: string;
-}
+import { type DemoUser, userChannel } from '@pns/protocol';
 
 export const demoUsers: readonly DemoUser[] = [
   { id: 'alice', name: 'Alice', email: 'alice@demo.pns' },

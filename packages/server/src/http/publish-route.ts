@@ -10,13 +10,14 @@ import {
 } from '@pns/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { PublishKeyVerifier } from '../auth/publish-key.js';
+import type { BearerKeyVerifier } from '../auth/bearer-key.js';
 import type { Broker, PublishRequest } from '../broker/broker.js';
 import type { PnsMetrics } from '../ops/metrics.js';
+import { requireJsonBody } from './request-rules.js';
 
 export interface PublishRouteOptions {
   broker: Broker;
-  publishKeys: PublishKeyVerifier;
+  publishKeys: BearerKeyVerifier;
   metrics: PnsMetrics;
   defaultTtlSeconds: number;
   maxTtlSeconds: number;
@@ -63,9 +64,7 @@ export function registerPublishRoute(app: FastifyInstance, options: PublishRoute
       request.publishScope = scope;
     },
     handler: async (request) => {
-      if (!/^application\/json\s*(;|$)/i.test(request.headers['content-type'] ?? '')) {
-        throw new PnsError('UNSUPPORTED_MEDIA_TYPE');
-      }
+      requireJsonBody(request.headers['content-type']);
       const parsed = batchSchema.safeParse(request.body);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];

@@ -49,3 +49,8 @@ export function isUnexpected(error: PnsError): boolean {
 export function requestLogLevel(status: number, isPoll: boolean): 'warn' | 'info' | 'debug' {
   return status >= 500 ? 'warn' : isPoll ? 'debug' : 'info';
 }
+
+/** Refuses a body that is not JSON (`application/json`, parameters allowed) with UNSUPPORTED_MEDIA_TYPE. */
+export function requireJsonBody(contentType: string | undefined): void {
+  if (!/^application\/json\s*(;|$)/i.test(contentType ?? '')) throw new PnsError('UNSUPPORTED_MEDIA_TYPE');
+}

@@ -18,8 +18,9 @@ export interface Row {
   todo?: string;
 }
 
-/** Codes other suites reach (failures, limits, shutdown, idempotency, timeouts). */
+/** Codes other suites reach (failures, limits, shutdown, idempotency, timeouts, the dashboard's key). */
 export const coveredElsewhere = new Set<ErrorCode>([
+  'ADMIN_UNAUTHORIZED',
   'INTERNAL_ERROR',
   'BACKEND_UNAVAILABLE',
   'OVERLOADED',

@@ -1,7 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
-/** Checks `Authorization: Bearer <publish key>` in constant time. */
-export class PublishKeyVerifier {
+/** The token of an `Authorization: Bearer <token>` header, or undefined for any other header. */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  return /^Bearer ([^\s]+)$/i.exec(authorization ?? '')?.[1];
+}
+
+/** Checks `Authorization: Bearer <key>` against known keys (the publish key, the admin key) in constant time. */
+export class BearerKeyVerifier {
   private readonly digests: { digest: Buffer; scope: string }[];
 
   constructor(keys: readonly string[]) {
@@ -16,11 +21,9 @@ export class PublishKeyVerifier {
    * carries a known key; undefined otherwise.
    */
   verify(authorization: string | undefined): string | undefined {
-    const match = /^Bearer ([^\s]+)$/i.exec(authorization ?? '');
-    if (!match) return undefined;
-    const presented = createHash('sha256')
-      .update(match[1] as string)
-      .digest();
+    const token = bearerToken(authorization);
+    if (token === undefined) return undefined;
+    const presented = createHash('sha256').update(token).digest();
     let scope: string | undefined;
     for (const known of this.digests) {
       if (timingSafeEqual(presented, known.digest)) scope = known.scope;
