@@ -1,17 +1,9 @@
 import { formatMb, formatMs, formatNumber, formatPercent, formatUptime } from './format.js';
 import type { NodeStats, StatsAnswer } from './types.js';
 
-/** A node whose own sample is this much older than the answer has probably stopped reporting. */
-const staleMs = 5000;
-
 function Row({ node, at }: { node: NodeStats; at: number }) {
-  const stale = at - node.at > staleMs;
   return (
-    <tr
-      data-node={node.node}
-      class={stale ? 'stale' : undefined}
-      title={stale ? `Last sample ${formatUptime(at - node.at)} ago` : undefined}
-    >
+    <tr data-node={node.node}>
       <th scope="row">{node.node}</th>
       <td>{formatNumber(node.held.longpoll)}</td>
       <td>{formatNumber(node.held.sse)}</td>

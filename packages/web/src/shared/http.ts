@@ -10,6 +10,11 @@ export class ApiError extends Error {
   }
 }
 
+/** What to tell the user about a failure: the server's message when it sent one. */
+export function errorText(error: unknown): string {
+  return error instanceof ApiError ? error.message : 'Something went wrong.';
+}
+
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
 }

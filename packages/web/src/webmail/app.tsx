@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { ApiError } from '../shared/http.js';
+import { errorText } from '../shared/http.js';
 import { readItem, writeItem } from '../shared/storage.js';
 import { listUsers } from './api.js';
 import { Mailbox } from './mailbox.js';
@@ -11,10 +11,6 @@ import type { DemoUser } from './types.js';
 const userKey = 'pns-demo-user';
 const noUsers: DemoUser[] = [];
 
-function describe(error: unknown): string {
-  return error instanceof ApiError ? error.message : 'Something went wrong.';
-}
-
 export function App() {
   const [users, setUsers] = useState<DemoUser[] | undefined>();
   const [session, setSession] = useState<DemoSession | null>(null);
@@ -25,7 +21,7 @@ export function App() {
 
   const fetchUsers = useCallback(() => {
     setError(null);
-    listUsers().then(setUsers, (reason: unknown) => setError(`Could not load the demo users: ${describe(reason)}`));
+    listUsers().then(setUsers, (reason: unknown) => setError(`Could not load the demo users: ${errorText(reason)}`));
   }, []);
 
   const signIn = useCallback(async (userId: string) => {
@@ -37,7 +33,7 @@ export function App() {
       setSession(opened);
     } catch (reason) {
       writeItem('session', userKey, null);
-      setError(`Could not sign in: ${describe(reason)}`);
+      setError(`Could not sign in: ${errorText(reason)}`);
     } finally {
       setPending(null);
       setRestoring(false);

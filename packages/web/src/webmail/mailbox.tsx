@@ -48,7 +48,8 @@ export function Mailbox({ session, users, onSignOut }: MailboxProps) {
     setSelectedId(mail.id);
     markRead(mail.id);
   };
-  const retry = inbox.loading || inbox.mails.length > 0 ? undefined : { label: 'Try again', run: () => setAttempt((n) => n + 1) };
+  // Reloads the inbox and reconnects; listed mails stay listed.
+  const retry = inbox.loading ? undefined : { label: 'Try again', run: () => setAttempt((n) => n + 1) };
 
   return (
     <div class="app">

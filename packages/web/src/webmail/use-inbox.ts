@@ -1,6 +1,6 @@
 import { PnsClient, type PnsMessage, type PnsStatus } from '@pns/client';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError } from '../shared/http.js';
+import { errorText } from '../shared/http.js';
 import { loadInbox } from './api.js';
 import type { DemoSession } from './session.js';
 import { isMailData, type Mail, newMailType } from './types.js';
@@ -13,10 +13,6 @@ export interface InboxState {
   /** The transport of this tab's connection; empty while another tab polls for this one. */
   transport: string;
   error: string | null;
-}
-
-function describe(error: unknown): string {
-  return error instanceof ApiError ? error.message : 'Something went wrong.';
 }
 
 /** Adds what is new, newest first; a mail already listed stays as it is. */
@@ -53,13 +49,14 @@ export function useInbox(session: DemoSession, attempt: number, onNewMail: (mail
     const reload = async (): Promise<string> => {
       const answer = await session.authorized(loadInbox);
       if (active) {
-        for (const mail of answer.mails) listed.add(mail.id);
-        setMails((current) => merge(current, answer.mails));
+        const mails = answer.mails.filter((mail) => isMailData(mail));
+        for (const mail of mails) listed.add(mail.id);
+        setMails((current) => merge(current, mails));
       }
       return answer.cursor;
     };
     const fail = (prefix: string) => (reason: unknown) => {
-      if (active) setError(`${prefix}: ${describe(reason)}`);
+      if (active) setError(`${prefix}: ${errorText(reason)}`);
     };
 
     client.on('message', (message) => {
@@ -74,6 +71,9 @@ export function useInbox(session: DemoSession, attempt: number, onNewMail: (mail
       reload().catch(fail('Could not reload the inbox'));
     });
     client.on('status', (next) => {
+      // A follower sees only what the leading tab receives after it joined, not from this tab's cursor:
+      // reading the inbox again picks up what arrived in between (listed ids keep it from showing twice).
+      if (next === 'following') reload().catch(fail('Could not reload the inbox'));
       setStatus(next);
       setTransport(client.transport ?? '');
     });
