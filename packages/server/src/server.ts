@@ -84,7 +84,7 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
     openConnections: () => openConnections,
     maxConnections: config.maxConnections,
   });
-  const sessions = parts.sessions ?? storage?.sessions ?? new JwtSessionResolver({ secret: config.secret });
+  const sessions = parts.sessions ?? storage?.sessions ?? new JwtSessionResolver({ secrets: config.secrets });
   const context = {
     config,
     hub,
@@ -125,7 +125,7 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
   }
   registerPublishRoute(app, {
     broker,
-    publishKeys: new BearerKeyVerifier([config.publishKey]),
+    publishKeys: new BearerKeyVerifier(config.publishKeys),
     metrics,
     defaultTtlSeconds: config.ttlSeconds,
     maxTtlSeconds: config.retentionSeconds,

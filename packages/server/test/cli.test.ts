@@ -137,6 +137,13 @@ describe('pns CLI', { timeout: 120_000 }, () => {
       assert.equal((answer.json as PollResponse).c, 0);
     });
 
+    it('signs with the first of several secrets in PNS_SECRET (rotation), which a server listing both accepts', async () => {
+      const exit = await run(['token', '--user', 'rotated'], cleanEnv({ PNS_SECRET: ` ${testSecret} ,an-older-secret-0123456789` }));
+      assert.equal(exit.code, 0, exit.stderr);
+      const answer = await request(pollUrl(t.url, { sid: exit.stdout.trim(), hold: 0 }));
+      assert.equal(answer.status, 200, answer.text);
+    });
+
     it('takes the secret from PNS_SECRET and the lifetime from --ttl', async () => {
       const exit = await run(['token', '--user', 'alice', '--ttl', '15m'], cleanEnv({ PNS_SECRET: testSecret }));
       assert.equal(exit.code, 0, exit.stderr);

@@ -58,6 +58,20 @@ describe('loadConfig', { timeout: 10_000 }, () => {
       assert.equal(problems({ secret: keys.secret, publishKey: keys.secret }).length, 1);
     });
 
+    it('takes comma-separated secrets and publish keys, the first of each to sign with, all refused if too short or shared', () => {
+      const config = loadConfig({
+        secret: 'next-secret-0123456789, old-secret-0123456789',
+        publishKey: 'next-key-0123456789,old-key-0123456789',
+      });
+      assert.deepEqual(config.secrets, ['next-secret-0123456789', 'old-secret-0123456789']);
+      assert.equal(config.secret, 'next-secret-0123456789');
+      assert.deepEqual(config.publishKeys, ['next-key-0123456789', 'old-key-0123456789']);
+      assert.equal(config.publishKey, 'next-key-0123456789');
+      assert.equal(problems({ secret: `${keys.secret},short`, publishKey: keys.publishKey }).length, 1);
+      assert.equal(problems({ secret: `${keys.secret},`, publishKey: keys.publishKey }).length, 1);
+      assert.equal(problems({ secret: keys.secret, publishKey: `${keys.publishKey},${keys.secret}` }).length, 1);
+    });
+
     it('refuses short secrets and a default hold above the maximum', () => {
       assert.equal(problems({ secret: 'short', publishKey: keys.publishKey }).length, 1);
       assert.equal(problems({ ...keys, holdSeconds: '30', maxHoldSeconds: '20' }).length, 1);

@@ -23,6 +23,21 @@ describe('POST /pns/publish', { timeout: 60_000 }, () => {
     return (await t.poll({ sid, cursor, ch: 'topic:news', hold: 0 })).body.msg.map((m) => m.data);
   }
 
+  describe('#keys', () => {
+    it('accepts every key of PNS_PUBLISH_KEY, so a key can be replaced without downtime, and no other', async () => {
+      const rotating = await startTestServer({ publishKey: 'publish-key-next-0123456789,publish-key-old-0123456789' });
+      try {
+        for (const key of ['publish-key-next-0123456789', 'publish-key-old-0123456789']) {
+          assert.equal((await rotating.publish({ to: 'user:7', type: 70 }, { key })).status, 200, key);
+        }
+        const refused = await rotating.publish({ to: 'user:7', type: 70 }, { key: 'publish-key-gone-0123456789' });
+        assert.equal((refused.json as ErrorJson).errorCode, 'PUBLISH_UNAUTHORIZED');
+      } finally {
+        await rotating.close();
+      }
+    });
+  });
+
   describe('#single', () => {
     it('answers the stored message’s id', async () => {
       const answer = await t.publish({ to: 'user:7', type: 70, data: { subject: 'hi' } });

@@ -4,7 +4,8 @@ import { errors as joseErrors, jwtVerify } from 'jose';
 import { checkedSession, type Session, type SessionResolver } from './session-resolver.js';
 
 export interface JwtSessionResolverOptions {
-  secret: string;
+  /** Every secret a token may be signed with (several while one replaces another). */
+  secrets: readonly string[];
   /** Seconds of clock difference tolerated on `exp` and `nbf`. */
   clockToleranceSeconds?: number;
   /** Verified tokens remembered, so a client's next poll skips the signature check. Default 10 000. */
@@ -21,7 +22,7 @@ export class JwtSessionResolver implements SessionResolver {
    * verification, which doubled its cost (about 110 µs instead of 60 µs), and
    * a reconnect storm verifies every client's token at once.
    */
-  private readonly key: Promise<webcrypto.CryptoKey>;
+  private readonly keys: Promise<webcrypto.CryptoKey[]>;
   private readonly clockTolerance: number;
   private readonly cacheSize: number;
   private readonly now: () => number;
@@ -32,9 +33,11 @@ export class JwtSessionResolver implements SessionResolver {
   private readonly verified = new Map<string, Session>();
 
   constructor(options: JwtSessionResolverOptions) {
-    this.key = webcrypto.subtle.importKey('raw', new TextEncoder().encode(options.secret), { name: 'HMAC', hash: 'SHA-256' }, false, [
-      'verify',
-    ]);
+    this.keys = Promise.all(
+      options.secrets.map((secret) =>
+        webcrypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']),
+      ),
+    );
     this.clockTolerance = options.clockToleranceSeconds ?? 30;
     this.cacheSize = options.cacheSize ?? 10_000;
     this.now = options.now ?? Date.now;
@@ -59,18 +62,24 @@ export class JwtSessionResolver implements SessionResolver {
 
   private async verify(sid: string): Promise<Session> {
     if (sid.length > maxTokenLength) throw new PnsError('SESSION_INVALID', 'The session token is too long.');
-    let payload: Record<string, unknown>;
-    try {
-      ({ payload } = await jwtVerify(sid, await this.key, {
-        algorithms: ['HS256'],
-        clockTolerance: this.clockTolerance,
-        currentDate: new Date(this.now()),
-        requiredClaims: ['exp', 'sub'],
-      }));
-    } catch (error) {
-      if (error instanceof joseErrors.JWTExpired) throw new PnsError('SESSION_EXPIRED');
-      throw new PnsError('SESSION_INVALID');
+    let payload: Record<string, unknown> | undefined;
+    // Newest secret first; a token signed with an older one costs one more check (then it is cached).
+    for (const key of await this.keys) {
+      try {
+        ({ payload } = await jwtVerify(sid, key, {
+          algorithms: ['HS256'],
+          clockTolerance: this.clockTolerance,
+          currentDate: new Date(this.now()),
+          requiredClaims: ['exp', 'sub'],
+        }));
+        break;
+      } catch (error) {
+        if (error instanceof joseErrors.JWSSignatureVerificationFailed) continue;
+        if (error instanceof joseErrors.JWTExpired) throw new PnsError('SESSION_EXPIRED');
+        throw new PnsError('SESSION_INVALID');
+      }
     }
+    if (!payload) throw new PnsError('SESSION_INVALID');
     const { sub, topics, exp, iat } = payload;
     return checkedSession(
       {

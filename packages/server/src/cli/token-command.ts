@@ -33,7 +33,8 @@ export async function tokenCommand(args: string[], io: CommandIo): Promise<void>
     io.out(tokenHelp);
     return;
   }
-  const secret = (values.secret as string | undefined) ?? io.env.PNS_SECRET;
+  // PNS_SECRET may list several secrets (rotation): the first one signs.
+  const secret = ((values.secret as string | undefined) ?? io.env.PNS_SECRET)?.split(',')[0]?.trim();
   if (!values.user) throw new UsageError('--user is required');
   if (!secret) throw new UsageError('no secret: set PNS_SECRET or pass --secret');
   const topics = typeof values.topics === 'string' ? values.topics.split(',').filter((t) => t.length > 0) : [];

@@ -168,8 +168,9 @@ export function poolWorker(config: ServerConfig, env: NodeJS.ProcessEnv): PoolWo
     config: {
       ...config,
       port: settings.port ?? config.port,
-      secret: settings.secret ?? config.secret,
-      publishKey: settings.publishKey ?? config.publishKey,
+      // Dev mode: the keys the primary generated and printed, instead of the worker's own.
+      ...(settings.secret === undefined ? {} : { secret: settings.secret, secrets: [settings.secret] }),
+      ...(settings.publishKey === undefined ? {} : { publishKey: settings.publishKey, publishKeys: [settings.publishKey] }),
     },
     logger,
     listening(url) {

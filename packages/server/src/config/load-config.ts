@@ -39,9 +39,9 @@ export function loadConfig(raw: RawOptions): ServerConfig {
   if (!devMode && values.publishKey === undefined && raw.publishKey === undefined) {
     problems.push('PNS_PUBLISH_KEY / --publish-key: required when PNS_SECRET is set');
   }
-  if (values.secret !== undefined && values.secret === values.publishKey) {
-    problems.push('PNS_PUBLISH_KEY must differ from PNS_SECRET');
-  }
+  const secrets = (values.secret as string[] | undefined) ?? [randomBytes(32).toString('base64url')];
+  const publishKeys = (values.publishKey as string[] | undefined) ?? [randomBytes(32).toString('base64url')];
+  if (secrets.some((secret) => publishKeys.includes(secret))) problems.push('PNS_PUBLISH_KEY must differ from PNS_SECRET');
   const hold = values.holdSeconds as number | undefined;
   const maxHold = values.maxHoldSeconds as number | undefined;
   if (hold !== undefined && maxHold !== undefined && hold > maxHold) {
@@ -68,7 +68,7 @@ export function loadConfig(raw: RawOptions): ServerConfig {
   if (values.demo === true && values.sessionRedisKey !== undefined) {
     problems.push('PNS_DEMO needs JWT sessions: it cannot run with PNS_SESSION_REDIS_KEY');
   }
-  if (values.adminKey !== undefined && (values.adminKey === values.secret || values.adminKey === values.publishKey)) {
+  if (values.adminKey !== undefined && [...secrets, ...publishKeys].includes(values.adminKey as string)) {
     problems.push('PNS_ADMIN_KEY must differ from PNS_SECRET and PNS_PUBLISH_KEY');
   }
   if (problems.length > 0) throw new ConfigError(problems);
@@ -86,8 +86,10 @@ export function loadConfig(raw: RawOptions): ServerConfig {
     adminKey: values.adminKey as string | undefined,
     demo: (values.demo as boolean | undefined) ?? (devMode && values.sessionRedisKey === undefined),
     host: devMode ? '127.0.0.1' : (values.host as string),
-    secret: (values.secret as string | undefined) ?? randomBytes(32).toString('base64url'),
-    publishKey: (values.publishKey as string | undefined) ?? randomBytes(32).toString('base64url'),
+    secret: secrets[0] as string,
+    secrets,
+    publishKey: publishKeys[0] as string,
+    publishKeys,
     devMode,
   };
 }

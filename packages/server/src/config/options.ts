@@ -10,6 +10,11 @@ const list = z.string().transform((value) =>
     .filter((item) => item.length > 0),
 );
 const secret = z.string().min(16, 'must be at least 16 characters');
+/** Several keys at once, comma-separated, so a key can be replaced without downtime: the first one signs. */
+const secrets = z
+  .string()
+  .transform((value) => value.split(',').map((item) => item.trim()))
+  .pipe(z.array(z.string().min(16, 'must be at least 16 characters each')).min(1));
 
 /**
  * Every setting, once: its environment variable, its flag, its schema and
@@ -28,16 +33,16 @@ export const optionTable = {
   secret: {
     env: 'PNS_SECRET',
     flag: 'secret',
-    schema: secret,
+    schema: secrets,
     default: undefined,
-    help: 'HS256 secret that signs session tokens; unset = dev mode',
+    help: 'HS256 secrets that verify session tokens, comma-separated (rotation: the first is the one to sign with); unset = dev mode',
   },
   publishKey: {
     env: 'PNS_PUBLISH_KEY',
     flag: 'publish-key',
-    schema: secret,
+    schema: secrets,
     default: undefined,
-    help: 'Key publishers send as `Authorization: Bearer …`',
+    help: 'Keys publishers may send as `Authorization: Bearer …`, comma-separated (rotation)',
   },
   holdSeconds: { env: 'PNS_HOLD_SECONDS', flag: 'hold-seconds', schema: seconds, default: '25', help: 'Default time a poll is held' },
   maxHoldSeconds: {
@@ -213,8 +218,14 @@ export type ServerConfig = {
   sessionRedisUrl: string | undefined;
   /** Unset: the dashboard is open in dev mode and closed otherwise. */
   adminKey: string | undefined;
+  /** The first of `secrets`: what pns itself signs with (the demo, the dev banner). */
   secret: string;
+  /** Every accepted token secret. */
+  secrets: string[];
+  /** The first of `publishKeys`. */
   publishKey: string;
+  /** Every accepted publish key. */
+  publishKeys: string[];
   /** No secret was configured: loopback only, generated keys. */
   devMode: boolean;
 };
