@@ -9,6 +9,7 @@ import { LocalNodeBoard } from './admin/node-board.js';
 import { NodeSampler } from './admin/node-sampler.js';
 import { BearerKeyVerifier } from './auth/bearer-key.js';
 import { JwtSessionResolver } from './auth/jwt-session-resolver.js';
+import { MemoryRevocations, RevocationCheckingResolver, sidDigest } from './auth/revocations.js';
 import type { SessionResolver } from './auth/session-resolver.js';
 import type { Broker } from './broker/broker.js';
 import { type Storage, storageFromConfig } from './broker/broker-from-config.js';
@@ -18,6 +19,7 @@ import { registerDemoRoutes, webmailAssets } from './demo/demo-routes.js';
 import { createApp } from './http/app.js';
 import { registerPublishRoute } from './http/publish-route.js';
 import { RawRoutes } from './http/raw-routes.js';
+import { registerRevokeRoute } from './http/revoke-route.js';
 import { type ClientPositionStore, MemoryClientPositionStore } from './hub/client-positions.js';
 import { Hub } from './hub/hub.js';
 import { PnsMetrics } from './ops/metrics.js';
@@ -84,7 +86,13 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
     openConnections: () => openConnections,
     maxConnections: config.maxConnections,
   });
-  const sessions = parts.sessions ?? storage?.sessions ?? new JwtSessionResolver({ secrets: config.secrets });
+  const tokenSessions = parts.sessions ?? storage?.sessions ?? new JwtSessionResolver({ secrets: config.secrets });
+  const revocations = storage?.revocations ?? new MemoryRevocations({ keepUserRevocationMs: config.revocationSeconds * 1000 });
+  // Every node ends its own connections of a revoked session, wherever the revoke was asked.
+  revocations.onRevoked(({ user, sidDigest: digest }) => {
+    hub.revoke(user, digest === undefined ? undefined : (sessionKey) => sidDigest(sessionKey) === digest);
+  });
+  const sessions = new RevocationCheckingResolver(tokenSessions, revocations);
   const context = {
     config,
     hub,
@@ -123,9 +131,11 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
     const mailbox = new DemoMailbox(broker, { pageLimit: config.pageLimit, ttlSeconds: config.retentionSeconds, metrics });
     registerDemoRoutes(app, { secret: config.secret, sessions, mailbox, assets: new PageAssets(webmailAssets) });
   }
+  const publishKeys = new BearerKeyVerifier(config.publishKeys);
+  registerRevokeRoute(app, { publishKeys, sessions: tokenSessions, revocations, hub });
   registerPublishRoute(app, {
     broker,
-    publishKeys: new BearerKeyVerifier(config.publishKeys),
+    publishKeys,
     metrics,
     defaultTtlSeconds: config.ttlSeconds,
     maxTtlSeconds: config.retentionSeconds,
@@ -159,6 +169,7 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
         clearTimeout(grace);
         await adminStats?.stop();
         for (const transport of transports) transport.close?.();
+        await revocations.close();
         await broker.close();
         await storage?.close();
       })();

@@ -25,6 +25,7 @@ function readAll(hub: Hub, positions: Map<string, StreamPosition>): Promise<Poin
     const points: Point[] = [];
     const subscription = hub.open({
       sessionKey: `s${Math.random()}`,
+      userId: 'u',
       transport: 'test',
       channels,
       positions: new Map(positions),

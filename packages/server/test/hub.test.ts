@@ -44,7 +44,16 @@ describe('Hub', { timeout: 10_000 }, () => {
       await publish(store, ['user:b'], 'b1');
       const hub = new Hub(store, { pageLimit: 2, maxPerSession: 4 });
       const { delivered, sink } = recorder();
-      hub.open({ sessionKey: 's', transport: 'test', channels: ['user:a', 'user:b'], positions: start, gap: false, oneShot: false, sink });
+      hub.open({
+        sessionKey: 's',
+        userId: 'a',
+        transport: 'test',
+        channels: ['user:a', 'user:b'],
+        positions: start,
+        gap: false,
+        oneShot: false,
+        sink,
+      });
       for (let i = 0; i < 5; i++) await tick();
       await publish(store, ['user:a'], 'a4');
       assert.deepEqual(delivered.flat(), ['a1', 'a2', 'a3', 'b1', 'a4']);
@@ -61,6 +70,7 @@ describe('Hub', { timeout: 10_000 }, () => {
       const open = async (sink: ReturnType<typeof recorder>['sink'], user: string) => {
         const subscription = hub.open({
           sessionKey: user,
+          userId: user,
           transport: 'test',
           channels: [`user:${user}`],
           positions: new Map([[`user:${user}`, await store.head(`user:${user}`)]]),

@@ -150,4 +150,30 @@ describe('three nodes on one Redis', { skip: noRedis, timeout: 120_000 }, () => 
       await node.stop();
     }
   });
+
+  it('revokes a user on one node and ends their connections on the others at once; the token is refused everywhere', async () => {
+    const [a, b, c] = nodes as [SpawnedServer, SpawnedServer, SpawnedServer];
+    const sid = await createToken({ secret, user: 'logged-out', ttl: '1h' });
+    const onB = openSubscriber('sse', b.url, { sid });
+    const onC = openSubscriber('websocket', c.url, { sid });
+    await Promise.all([onB.ready(), onC.ready()]);
+    const started = Date.now();
+    const answer = await fetch(`${a.url}/pns/revoke`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${publishKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ user: 'logged-out' }),
+    });
+    assert.equal(answer.status, 200);
+    const endings = await Promise.all([onB.ended(3000), onC.ended(3000)]);
+    assert.deepEqual(
+      endings.map((ending) => ending.sseEnd?.errorCode ?? ending.wsReason),
+      ['SESSION_EXPIRED', 'SESSION_EXPIRED'],
+    );
+    process.stdout.write(`# connections on two other nodes ended ${Date.now() - started} ms after the revoke\n`);
+    for (const node of nodes) {
+      const poll = await fetch(`${node.url}/pns/poll?sid=${sid}&hold=0`);
+      assert.equal(poll.status, 401);
+      assert.equal(((await poll.json()) as { errorCode: string }).errorCode, 'SESSION_EXPIRED');
+    }
+  });
 });

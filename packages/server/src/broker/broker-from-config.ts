@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import { LocalNodeBoard, type NodeBoard, RedisNodeBoard } from '../admin/node-board.js';
+import { RedisRevocations } from '../auth/redis-revocations.js';
 import { RedisSessionResolver } from '../auth/redis-session-resolver.js';
+import { MemoryRevocations, type Revocations } from '../auth/revocations.js';
 import type { SessionResolver } from '../auth/session-resolver.js';
 import type { ServerConfig } from '../config/options.js';
 import { type ClientPositionStore, MemoryClientPositionStore } from '../hub/client-positions.js';
@@ -9,7 +11,7 @@ import type { PnsMetrics } from '../ops/metrics.js';
 import type { Broker } from './broker.js';
 import { MemoryBroker } from './memory-broker.js';
 import { RedisBroker } from './redis-broker.js';
-import { connectRedis, createRedisClient, createRedisClients, type RedisClient } from './redis-connection.js';
+import { connectRedis, createRedisClient, createRedisClients, createRedisSubscriber, type RedisClient } from './redis-connection.js';
 
 export interface Storage {
   broker: Broker;
@@ -18,6 +20,8 @@ export interface Storage {
   sessions: SessionResolver | undefined;
   /** Where nodes post the stats the dashboard shows. */
   nodeBoard: NodeBoard;
+  /** Revoked sessions, seen by every node. */
+  revocations: Revocations;
   /** Closes what the broker does not own (the session store's connection). */
   close(): Promise<void>;
 }
@@ -72,13 +76,23 @@ export async function storageFromConfig(
       }),
       clientPositions: new MemoryClientPositionStore({ maxEntries: config.clientPositions, ttlMs: positionLifetimeMs }),
       nodeBoard: new LocalNodeBoard(),
+      revocations: new MemoryRevocations({ keepUserRevocationMs: config.revocationSeconds * 1000 }),
     };
   }
   const clients = createRedisClients({ urls: config.redisUrl, cluster: config.redisCluster, connectionName: `pns-${process.pid}` });
   const onError = throttledErrorLog(logger, 'redis unavailable; retrying');
   watch(clients.redis, 'commands', logger, metrics, onError);
   watch(clients.subscriber, 'subscriber', logger, metrics, onError);
-  const connected = await Promise.all([connectRedis(clients.redis, 10_000), connectRedis(clients.subscriber, 10_000)]);
+  const revocationSubscriber = createRedisSubscriber(
+    { urls: config.redisUrl, cluster: config.redisCluster, connectionName: `pns-${process.pid}` },
+    'revocations',
+  );
+  watch(revocationSubscriber, 'revocations', logger, metrics, onError);
+  const connected = await Promise.all([
+    connectRedis(clients.redis, 10_000),
+    connectRedis(clients.subscriber, 10_000),
+    connectRedis(revocationSubscriber, 10_000),
+  ]);
   if (!connected.every(Boolean)) logger.warn('redis not reachable yet: answering 503 BACKEND_UNAVAILABLE until it is');
   const broker = new RedisBroker({
     ...clients,
@@ -96,6 +110,13 @@ export async function storageFromConfig(
     clientPositions: new RedisClientPositionStore({ redis: clients.redis, prefix: config.redisPrefix, ttlMs: positionLifetimeMs }),
     // Five missed samples: a node that stopped drops off the dashboard within seconds.
     nodeBoard: new RedisNodeBoard({ redis: clients.redis, prefix: config.redisPrefix, staleMs: 5000 }),
+    revocations: new RedisRevocations({
+      redis: clients.redis,
+      subscriber: revocationSubscriber,
+      prefix: config.redisPrefix,
+      keepUserRevocationMs: config.revocationSeconds * 1000,
+      onError,
+    }),
   };
 }
 

@@ -53,6 +53,11 @@ export function createRedisClient(options: RedisConnectionOptions, role: string)
   return make(options, commandOptions, role);
 }
 
+/** A connection for SUBSCRIBE only (not sharded, even on a Cluster), not yet connected (see `connectRedis`). */
+export function createRedisSubscriber(options: RedisConnectionOptions, role: string): RedisClient {
+  return make(options, subscriberOptions, role);
+}
+
 /** A command connection and a subscriber connection, not yet connected (see `connectRedis`). */
 export function createRedisClients(options: RedisConnectionOptions): { redis: RedisClient; subscriber: RedisClient } {
   return { redis: make(options, commandOptions, 'commands'), subscriber: make(options, subscriberOptions, 'subscriber') };

@@ -126,6 +126,13 @@ export const optionTable = {
     default: '100000',
     help: 'Cursorless clients (`sid`+`comeFrom`) whose position is remembered',
   },
+  revocationSeconds: {
+    env: 'PNS_REVOCATION_SECONDS',
+    flag: 'revocation-seconds',
+    schema: positiveInt,
+    default: '86400',
+    help: 'How long revoking a user refuses the tokens issued before it (issue tokens that expire sooner)',
+  },
   redisUrl: {
     env: 'PNS_REDIS_URL',
     flag: 'redis-url',

@@ -93,6 +93,18 @@ export class Hub implements SubscriptionHost {
     });
   }
 
+  /** Ends, with `revoked`, this node's subscriptions of a user, or of one session token of theirs. */
+  revoke(user: string, matchesSession?: (sessionKey: string) => boolean): number {
+    let ended = 0;
+    for (const subscription of [...this.all]) {
+      const { spec } = subscription;
+      if (spec.userId !== user || (matchesSession && !matchesSession(spec.sessionKey))) continue;
+      this.end(subscription, 'revoked');
+      ended++;
+    }
+    return ended;
+  }
+
   stats(): HubStats {
     return { subscriptions: this.all.size, channels: this.byChannel.size, sessions: this.bySession.size };
   }

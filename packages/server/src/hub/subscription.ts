@@ -31,7 +31,8 @@ export interface DeliverySteps {
 }
 
 /** Why the hub ended a subscription before the transport did. */
-export type EndReason = 'superseded' | 'shutdown' | 'expired';
+/** `revoked`: the session was revoked (`POST /pns/revoke`); the client is told SESSION_EXPIRED. */
+export type EndReason = 'superseded' | 'shutdown' | 'expired' | 'revoked';
 
 /** The transport's side of a subscription: how it writes to its client. */
 export interface SubscriberSink {
@@ -48,6 +49,8 @@ export interface SubscriberSink {
 export interface SubscriptionSpec {
   /** Groups the subscriptions of one session token, for the per-session cap; never logged or stored. */
   sessionKey: string;
+  /** The session's user, whose revocation ends the subscription. */
+  userId: string;
   transport: string;
   /** Channels in preference order: a message sent to several is labelled with the first. */
   channels: readonly string[];

@@ -27,7 +27,7 @@ export class PnsMetrics {
   });
   readonly polls = new Counter({
     name: 'pns_polls_total',
-    help: 'Long polls answered, by outcome (message, timeout, gap, superseded, shutdown, aborted, error).',
+    help: 'Long polls answered, by outcome (message, timeout, gap, superseded, shutdown, revoked, aborted, error).',
     labelNames: ['outcome'],
     registers: [this.registry],
   });

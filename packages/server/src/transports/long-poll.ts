@@ -1,4 +1,5 @@
-import { encodeCursor } from '@pns/protocol';
+import { encodeCursor, PnsError } from '@pns/protocol';
+import { revokedMessage } from '../auth/revocations.js';
 import type { RawExchange, RawQuery } from '../http/raw-routes.js';
 import type { Delivery, EndReason, SubscriberSink, Subscription } from '../hub/subscription.js';
 import { parseSubscribeQuery, planSubscription } from './subscribe-request.js';
@@ -29,6 +30,7 @@ async function startPoll(context: TransportContext, exchange: RawExchange, rawQu
   const poll = new HeldPoll(context, exchange, holdMs, plan.clientKey);
   poll.subscription = context.hub.open({
     sessionKey: plan.sessionKey,
+    userId: plan.session.userId,
     transport: longPollTransport.name,
     channels: plan.channels,
     positions: plan.positions,
@@ -65,6 +67,13 @@ class HeldPoll implements SubscriberSink {
   }
 
   end(reason: EndReason, cursor: string): void {
+    if (reason === 'revoked') {
+      this.stopTimer();
+      if (this.exchange.done) return;
+      this.context.metrics.polls.inc({ outcome: 'revoked' });
+      this.exchange.fail(new PnsError('SESSION_EXPIRED', revokedMessage));
+      return;
+    }
     // A poll never gets `expired`: it sets no expiresAt, its hold already ends when the token does.
     this.answer(this.context.renderer.emptyBody(cursor, reason === 'superseded'), cursor, reason === 'expired' ? 'timeout' : reason);
   }

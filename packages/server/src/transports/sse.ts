@@ -1,4 +1,5 @@
 import { encodeCursor, errorCatalog } from '@pns/protocol';
+import { revokedMessage } from '../auth/revocations.js';
 import type { RawExchange, RawQuery } from '../http/raw-routes.js';
 import { forEachPositions } from '../hub/delivery-positions.js';
 import type { Delivery, EndReason, SubscriberSink, Subscription } from '../hub/subscription.js';
@@ -48,6 +49,7 @@ async function openStream(
   const stream = new EventStream(context, exchange, streams);
   stream.subscription = context.hub.open({
     sessionKey: plan.sessionKey,
+    userId: plan.session.userId,
     transport: 'sse',
     channels: plan.channels,
     positions: plan.positions,
@@ -97,8 +99,9 @@ class EventStream implements SubscriberSink {
   }
 
   end(reason: EndReason, cursor: string): void {
-    if (reason === 'expired') {
-      const { message } = errorCatalog.SESSION_EXPIRED;
+    if (reason === 'expired' || reason === 'revoked') {
+      // A revoked session ends as an expired one: for the client both mean "get a new token".
+      const message = reason === 'revoked' ? revokedMessage : errorCatalog.SESSION_EXPIRED.message;
       this.finish(`event: end\ndata: ${JSON.stringify({ reason: 'expired', errorCode: 'SESSION_EXPIRED', message })}\n\n`);
       return;
     }

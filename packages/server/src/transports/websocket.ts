@@ -72,6 +72,7 @@ async function upgrade(
     const subscriber = new SocketSubscriber(context, ws, sockets);
     subscriber.subscription = context.hub.open({
       sessionKey: plan.sessionKey,
+      userId: plan.session.userId,
       transport: 'websocket',
       channels: plan.channels,
       positions: plan.positions,
@@ -110,7 +111,7 @@ class SocketSubscriber implements SubscriberSink {
   }
 
   end(reason: EndReason, cursor: string): void {
-    if (reason === 'expired') {
+    if (reason === 'expired' || reason === 'revoked') {
       this.close(wsCloseCodes.expired, 'SESSION_EXPIRED');
       return;
     }
