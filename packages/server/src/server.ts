@@ -17,6 +17,7 @@ import type { ServerConfig } from './config/options.js';
 import { DemoMailbox } from './demo/demo-mailbox.js';
 import { registerDemoRoutes, webmailAssets } from './demo/demo-routes.js';
 import { createApp } from './http/app.js';
+import { clientAddressOf } from './http/client-address.js';
 import { registerPublishRoute } from './http/publish-route.js';
 import { RawRoutes } from './http/raw-routes.js';
 import { registerRevokeRoute } from './http/revoke-route.js';
@@ -69,7 +70,12 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
   const isDraining = (): boolean => draining;
   const hub = new Hub(
     broker,
-    { pageLimit: config.pageLimit, maxPerSession: config.maxPollsPerSession },
+    {
+      pageLimit: config.pageLimit,
+      maxPerSession: config.maxPollsPerSession,
+      maxPerUser: config.maxConnectionsPerUser,
+      maxPerAddress: config.maxConnectionsPerAddress,
+    },
     {
       changed: (transport, delta) => metrics.heldConnections.inc({ transport }, delta),
       delivered: (subscription, delivery) => {
@@ -104,6 +110,7 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
       new MemoryClientPositionStore({ maxEntries: config.clientPositions, ttlMs: positionLifetimeMs }),
     renderer: new MessageRenderer(),
     metrics,
+    clientAddress: clientAddressOf(config.trustedProxies),
     startedAt: Date.now(),
   };
   // Transports add their raw routes before the app is made: its 405 answers list them.

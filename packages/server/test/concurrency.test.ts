@@ -35,6 +35,6 @@ describe('5,000 concurrent held polls', { timeout: 180_000 }, () => {
       assert.deepEqual(body.msg[0]?.data, { n: i });
       assert.equal(body.msg[0]?.ch, `user:load-${i}`);
     });
-    assert.deepEqual(t.server.hub.stats(), { subscriptions: 0, channels: 0, sessions: 0 });
+    assert.deepEqual(t.server.hub.stats(), { subscriptions: 0, channels: 0, sessions: 0, users: 0, addresses: 0 });
   });
 });

@@ -87,7 +87,7 @@ describe('Hub', { timeout: 10_000 }, () => {
       closing.close();
       await draining;
       assert.deepEqual([first.ended, second.ended], [['shutdown'], []]);
-      assert.deepEqual(hub.stats(), { subscriptions: 0, channels: 0, sessions: 0 });
+      assert.deepEqual(hub.stats(), { subscriptions: 0, channels: 0, sessions: 0, users: 0, addresses: 0 });
       assert.equal(store.stats().listeners, 0);
       await store.close();
     });

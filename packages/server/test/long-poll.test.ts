@@ -334,7 +334,7 @@ describe('GET /pns/poll', { timeout: 60_000 }, () => {
       await waitFor(() => t.server.hub.stats().subscriptions === 3, 5000, 'held polls');
       await Promise.all(aborted);
       await waitFor(() => t.server.hub.stats().subscriptions === 0, 5000, 'subscriptions released');
-      assert.deepEqual(t.server.hub.stats(), { subscriptions: 0, channels: 0, sessions: 0 });
+      assert.deepEqual(t.server.hub.stats(), { subscriptions: 0, channels: 0, sessions: 0, users: 0, addresses: 0 });
       assert.equal(broker.stats().listeners, 0);
     });
   });

@@ -146,7 +146,7 @@ describe('operations', { timeout: 60_000 }, () => {
       }
       assert.ok(elapsed >= 500, `answers are spread over the window (took ${elapsed} ms)`);
       assert.ok(elapsed < 10_000);
-      assert.deepEqual(t.server.hub.stats(), { subscriptions: 0, channels: 0, sessions: 0 });
+      assert.deepEqual(t.server.hub.stats(), { subscriptions: 0, channels: 0, sessions: 0, users: 0, addresses: 0 });
     });
 
     it('reports not ready while draining, on a connection that was already open', async () => {

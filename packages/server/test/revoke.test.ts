@@ -71,6 +71,8 @@ describe('POST /pns/revoke', { timeout: 60_000 }, () => {
 
   describe('#sid', () => {
     it('ends and refuses that session only; the user’s other sessions go on', async () => {
+      // The streams of the tests before may still be closing.
+      await waitFor(() => t.server.hub.stats().subscriptions === 0, 5000, 'no subscription left');
       const phone = await tokenIssued('two-devices', 2);
       const laptop = await tokenIssued('two-devices', 1);
       const held = t.poll({ sid: phone, hold: 10 });

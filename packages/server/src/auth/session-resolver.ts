@@ -20,13 +20,14 @@ export interface SessionResolver {
   resolve(sid: string): Promise<Session>;
 }
 
-const maxTopics = 256;
+/** A sanity bound whatever PNS_MAX_TOPICS_PER_TOKEN says (which is checked where sessions are used). */
+const maxTopics = 4096;
 /** Shared by every session without topics (most of them): one empty set, not one per session. */
 const noTopics: ReadonlySet<string> = new Set<string>();
 
 /**
  * A session from the user id and topics a token or a session store gave, checked the same way for every
- * resolver: the user id must make a valid channel name, topics (optional) a list of at most 256 of them.
+ * resolver: the user id must make a valid channel name, topics (optional) a list of at most 4096 of them.
  * Otherwise `SESSION_INVALID`, naming `source` ("The session token", "The session").
  */
 export function checkedSession(

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import { clientAddressOf } from '../http/client-address.js';
 import { defaultMaxConnections } from './open-file-limit.js';
 import { type OptionKey, optionTable, type RawOptions, type ServerConfig } from './options.js';
 
@@ -70,6 +71,11 @@ export function loadConfig(raw: RawOptions): ServerConfig {
   }
   if (values.adminKey !== undefined && [...secrets, ...publishKeys].includes(values.adminKey as string)) {
     problems.push('PNS_ADMIN_KEY must differ from PNS_SECRET and PNS_PUBLISH_KEY');
+  }
+  try {
+    clientAddressOf((values.trustedProxies as string[] | undefined) ?? []);
+  } catch (error) {
+    problems.push(`PNS_TRUSTED_PROXIES / --trusted-proxies: ${(error as Error).message}`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return {

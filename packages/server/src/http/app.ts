@@ -39,6 +39,12 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
   writeRawError(socket, new PnsError(code));
 }
 
+/**
+ * Publishers' paths are not refused at the connection cap: a publish is what answers the held polls, and a flood
+ * of browsers must not stop it (their own key check follows at once).
+ */
+const publisherPaths = new Set(['/pns/publish', '/pns/revoke']);
+
 /** The Fastify instance with every cross-cutting rule: errors, limits, draining, CORS, logs. */
 export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   const { config, logger, rawRoutes } = options;
@@ -96,7 +102,12 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
 
   const admission = { isDraining: options.isDraining, openConnections: options.openConnections, maxConnections: config.maxConnections };
   app.addHook('onRequest', async (request) => {
-    const refusal = admissionRefusal(request.raw, admission, opsPaths.has(request.url.split('?', 1)[0] as string));
+    const path = request.url.split('?', 1)[0] as string;
+    const refusal = admissionRefusal(
+      request.raw,
+      admission,
+      opsPaths.has(path) ? 'always' : publisherPaths.has(path) ? 'from the connection cap' : undefined,
+    );
     if (refusal) throw refusal;
   });
 

@@ -21,15 +21,15 @@ export function redactUrl(url: string): string {
 export function admissionRefusal(
   request: { httpVersion: string; headers: { host?: string | undefined } },
   state: AdmissionState,
-  exempt = false,
+  exempt: 'always' | 'from the connection cap' | undefined = undefined,
 ): PnsError | undefined {
   if (request.httpVersion === '1.1' && request.headers.host === undefined) {
     return new PnsError('BAD_REQUEST', 'An HTTP/1.1 request needs a Host header.');
   }
-  if (exempt) return undefined;
+  if (exempt === 'always') return undefined;
   // Short, spread out: a draining node is not a failing one.
   if (state.isDraining()) return new PnsError('SHUTTING_DOWN', undefined, { retryAfter: 1 + Math.floor(Math.random() * 5) });
-  if (state.openConnections() > state.maxConnections) {
+  if (exempt !== 'from the connection cap' && state.openConnections() > state.maxConnections) {
     return new PnsError('OVERLOADED', undefined, { retryAfter: 5 + Math.floor(Math.random() * 11) });
   }
   return undefined;

@@ -1,3 +1,4 @@
+import { PnsError } from '@pns/protocol';
 import type { Broker, PublishEvent } from '../broker/broker.js';
 import { type Delivery, type EndReason, Subscription, type SubscriptionHost, type SubscriptionSpec } from './subscription.js';
 
@@ -9,6 +10,10 @@ export interface HubOptions {
   pageLimit: number;
   /** Most live subscriptions per session token; one more supersedes the oldest. */
   maxPerSession: number;
+  /** Most live subscriptions per user, all sessions together; more are refused. Default: no cap. */
+  maxPerUser?: number;
+  /** Most live subscriptions per client address; more are refused. 0 or absent: no cap. */
+  maxPerAddress?: number;
 }
 
 export interface HubEvents {
@@ -21,6 +26,16 @@ export interface HubStats {
   subscriptions: number;
   channels: number;
   sessions: number;
+  /** Users and client addresses with a subscription (what the caps count). */
+  users: number;
+  addresses: number;
+}
+
+/** Counts down, forgetting a key at zero, so the counts never outgrow the live subscriptions. */
+function decrement(counts: Map<string, number>, key: string): void {
+  const left = (counts.get(key) ?? 1) - 1;
+  if (left > 0) counts.set(key, left);
+  else counts.delete(key);
 }
 
 /**
@@ -36,13 +51,38 @@ export class Hub implements SubscriptionHost {
   private readonly byChannel = new Map<string, { subscriptions: Set<Subscription>; unsubscribe: () => void }>();
   private readonly bySession = new Map<string, Subscription[]>();
   private readonly all = new Set<Subscription>();
+  private readonly byUser = new Map<string, number>();
+  private readonly byAddress = new Map<string, number>();
+  private readonly maxPerUser: number;
+  private readonly maxPerAddress: number;
   private draining = false;
 
   constructor(broker: Broker, options: HubOptions, events: HubEvents = {}) {
     this.broker = broker;
     this.pageLimit = options.pageLimit;
     this.maxPerSession = options.maxPerSession;
+    this.maxPerUser = options.maxPerUser ?? Number.POSITIVE_INFINITY;
+    this.maxPerAddress = options.maxPerAddress || Number.POSITIVE_INFINITY;
     this.events = events;
+  }
+
+  /**
+   * Refuses, with TOO_MANY_CONNECTIONS, a subscription beyond the user's or the address's cap. One that will
+   * supersede another of its session (the session is at its own cap) takes that one's place, so it passes.
+   */
+  admit(sessionKey: string, userId: string, address: string | undefined): void {
+    if ((this.bySession.get(sessionKey)?.length ?? 0) >= this.maxPerSession) return;
+    const over =
+      (this.byUser.get(userId) ?? 0) >= this.maxPerUser
+        ? 'user'
+        : address !== undefined && (this.byAddress.get(address) ?? 0) >= this.maxPerAddress
+          ? 'address'
+          : undefined;
+    // A few seconds, spread so that refused clients do not come back together.
+    if (over)
+      throw new PnsError('TOO_MANY_CONNECTIONS', `Too many connections for this ${over}; retry later.`, {
+        retryAfter: 5 + Math.floor(Math.random() * 11),
+      });
   }
 
   /**
@@ -53,6 +93,8 @@ export class Hub implements SubscriptionHost {
     const subscription = new Subscription(this, spec);
     this.all.add(subscription);
     this.events.changed?.(spec.transport, 1);
+    this.byUser.set(spec.userId, (this.byUser.get(spec.userId) ?? 0) + 1);
+    if (spec.address !== undefined) this.byAddress.set(spec.address, (this.byAddress.get(spec.address) ?? 0) + 1);
     for (const channel of spec.channels) this.listen(channel, subscription);
     const session = this.bySession.get(spec.sessionKey);
     if (session) session.push(subscription);
@@ -106,12 +148,20 @@ export class Hub implements SubscriptionHost {
   }
 
   stats(): HubStats {
-    return { subscriptions: this.all.size, channels: this.byChannel.size, sessions: this.bySession.size };
+    return {
+      subscriptions: this.all.size,
+      channels: this.byChannel.size,
+      sessions: this.bySession.size,
+      users: this.byUser.size,
+      addresses: this.byAddress.size,
+    };
   }
 
   detach(subscription: Subscription): void {
     if (!this.all.delete(subscription)) return;
     this.events.changed?.(subscription.spec.transport, -1);
+    decrement(this.byUser, subscription.spec.userId);
+    if (subscription.spec.address !== undefined) decrement(this.byAddress, subscription.spec.address);
     for (const channel of subscription.spec.channels) this.unlisten(channel, subscription);
     const key = subscription.spec.sessionKey;
     const session = this.bySession.get(key);

@@ -51,6 +51,8 @@ export interface SubscriptionSpec {
   sessionKey: string;
   /** The session's user, whose revocation ends the subscription. */
   userId: string;
+  /** The client's address (see http/client-address.ts), for the per-address cap. */
+  address?: string;
   transport: string;
   /** Channels in preference order: a message sent to several is labelled with the first. */
   channels: readonly string[];

@@ -22,7 +22,7 @@ export const longPollTransport: Transport = {
 
 async function startPoll(context: TransportContext, exchange: RawExchange, rawQuery: RawQuery): Promise<void> {
   const query = parseSubscribeQuery(rawQuery, context.config);
-  const plan = await planSubscription(query, context);
+  const plan = await planSubscription(query, context, { address: context.clientAddress(exchange.request) });
   if (exchange.done) return; // the client left while we authenticated
   // A hold never outlives the token, so the next poll reports SESSION_EXPIRED promptly.
   const expiresAt = plan.session.expiresAt;
@@ -31,6 +31,7 @@ async function startPoll(context: TransportContext, exchange: RawExchange, rawQu
   poll.subscription = context.hub.open({
     sessionKey: plan.sessionKey,
     userId: plan.session.userId,
+    address: plan.address,
     transport: longPollTransport.name,
     channels: plan.channels,
     positions: plan.positions,

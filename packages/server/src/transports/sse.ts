@@ -44,12 +44,13 @@ async function openStream(
   const lastEventId = exchange.request.headers['last-event-id'];
   // EventSource sends the id of the last event it saw when it reconnects; the URL still has the first cursor.
   if (typeof lastEventId === 'string' && lastEventId !== '' && lastEventId.length <= maxLastEventIdLength) query.cursor = lastEventId;
-  const plan = await planSubscription(query, context, { rememberCursorless: false });
+  const plan = await planSubscription(query, context, { rememberCursorless: false, address: context.clientAddress(exchange.request) });
   if (exchange.done) return;
   const stream = new EventStream(context, exchange, streams);
   stream.subscription = context.hub.open({
     sessionKey: plan.sessionKey,
     userId: plan.session.userId,
+    address: plan.address,
     transport: 'sse',
     channels: plan.channels,
     positions: plan.positions,

@@ -14,7 +14,6 @@ export interface SubscribeQuery {
   holdMs: number;
 }
 
-export const maxChannelsPerRequest = 32;
 const maxComeFromLength = 64;
 /** An epoch no broker uses: a position that must be served as a gap, from the oldest retained. */
 const unservableEpoch = '-';
@@ -29,7 +28,7 @@ function single(query: Record<string, unknown>, name: string): string | undefine
 /** Parses and checks the query; channels are checked against the session later. */
 export function parseSubscribeQuery(
   query: Record<string, unknown>,
-  config: { holdSeconds: number; maxHoldSeconds: number },
+  config: { holdSeconds: number; maxHoldSeconds: number; maxChannelsPerPoll: number },
 ): SubscribeQuery {
   const sid = single(query, 'sid');
   if (!sid) throw new PnsError('BAD_REQUEST', 'Query parameter `sid` (the session token) is required.');
@@ -54,8 +53,8 @@ export function parseSubscribeQuery(
         throw new PnsError('BAD_REQUEST', `Channel ${JSON.stringify(channel.slice(0, 140))} is not of the form user:<id> or topic:<name>.`);
       }
       topics.add(channel);
-      if (topics.size > maxChannelsPerRequest) {
-        throw new PnsError('BAD_REQUEST', `At most ${maxChannelsPerRequest} channels may be asked for in one request.`);
+      if (topics.size > config.maxChannelsPerPoll) {
+        throw new PnsError('BAD_REQUEST', `At most ${config.maxChannelsPerPoll} channels may be asked for in one request.`);
       }
     }
   }
@@ -91,7 +90,7 @@ function digest(text: string): string {
   return createHash('sha256').update(text).digest('base64url').slice(0, 22);
 }
 
-export interface SubscribePlan extends Pick<SubscriptionSpec, 'sessionKey' | 'channels' | 'positions' | 'gap' | 'recentKeys'> {
+export interface SubscribePlan extends Pick<SubscriptionSpec, 'sessionKey' | 'channels' | 'positions' | 'gap' | 'recentKeys' | 'address'> {
   session: Session;
   /** Set for a cursorless client: where its position is remembered between polls. */
   clientKey: string | undefined;
@@ -106,9 +105,14 @@ export interface SubscribePlan extends Pick<SubscriptionSpec, 'sessionKey' | 'ch
 export async function planSubscription(
   query: SubscribeQuery,
   context: TransportContext,
-  options: { rememberCursorless?: boolean } = {},
+  options: { rememberCursorless?: boolean; address?: string } = {},
 ): Promise<SubscribePlan> {
   const session = await backend(() => context.sessions.resolve(query.sid));
+  if (session.topics.size > context.config.maxTopicsPerToken) {
+    throw new PnsError('SESSION_INVALID', `The session lists more than ${context.config.maxTopicsPerToken} topics.`);
+  }
+  // Refused before any read: a client over its cap costs no more than its token check.
+  context.hub.admit(query.sid, session.userId, options.address);
   const channels = authorizeChannels(session, query.topics);
   // The token itself groups its subscriptions: it stays in this process (the request holds it anyway),
   // and hashing it on every poll cost more than the lookup. Stored keys (below) are digests.
@@ -152,5 +156,7 @@ export async function planSubscription(
     // Seen from its first poll on: what is published from now is kept for it.
     await backend(() => context.clientPositions.set(clientKey, encodeCursor(positions)));
   }
-  return { session, channels, positions, gap, sessionKey, clientKey, recentKeys };
+  // Checked again: others of this user may have opened while this one read.
+  context.hub.admit(query.sid, session.userId, options.address);
+  return { session, channels, positions, gap, sessionKey, clientKey, recentKeys, address: options.address };
 }

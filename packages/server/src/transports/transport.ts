@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { SessionResolver } from '../auth/session-resolver.js';
 import type { ServerConfig } from '../config/options.js';
 import type { RawRoutes } from '../http/raw-routes.js';
@@ -16,6 +17,8 @@ export interface TransportContext {
   clientPositions: ClientPositionStore;
   renderer: MessageRenderer;
   metrics: PnsMetrics;
+  /** The client's address of a request, behind trusted proxies too (http/client-address.ts). */
+  clientAddress(request: IncomingMessage): string;
   /** Epoch ms this server started: cursorless clients whose token is older may have polled its predecessor. */
   startedAt: number;
 }

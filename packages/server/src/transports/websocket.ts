@@ -66,13 +66,14 @@ async function upgrade(
   rawQuery: RawQuery,
 ): Promise<void> {
   const query = parseSubscribeQuery(rawQuery, context.config);
-  const plan = await planSubscription(query, context, { rememberCursorless: false });
+  const plan = await planSubscription(query, context, { rememberCursorless: false, address: context.clientAddress(request) });
   if (socket.destroyed) return;
   server.handleUpgrade(request, socket, head, (ws) => {
     const subscriber = new SocketSubscriber(context, ws, sockets);
     subscriber.subscription = context.hub.open({
       sessionKey: plan.sessionKey,
       userId: plan.session.userId,
+      address: plan.address,
       transport: 'websocket',
       channels: plan.channels,
       positions: plan.positions,

@@ -21,6 +21,7 @@ export interface Row {
 /** Codes other suites reach (failures, limits, shutdown, idempotency, timeouts, the dashboard's key). */
 export const coveredElsewhere = new Set<ErrorCode>([
   'ADMIN_UNAUTHORIZED',
+  'TOO_MANY_CONNECTIONS',
   'INTERNAL_ERROR',
   'BACKEND_UNAVAILABLE',
   'OVERLOADED',
