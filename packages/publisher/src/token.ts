@@ -10,6 +10,10 @@ export interface TokenOptions {
   topics?: readonly string[];
   /** Lifetime: seconds, or a duration such as `90s`, `15m`, `1h`, `7d`. Default 1 hour. */
   ttl?: number | string;
+  /** The token's `iss`: needed when the server sets `PNS_JWT_ISSUER`. */
+  issuer?: string;
+  /** The token's `aud`: needed when the server sets `PNS_JWT_AUDIENCE`. */
+  audience?: string;
 }
 
 const unitSeconds: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
@@ -36,10 +40,12 @@ export async function createToken(options: TokenOptions): Promise<string> {
   if (seconds === undefined) throw new TypeError(`Invalid ttl ${JSON.stringify(options.ttl)}: use seconds or e.g. 15m, 1h, 7d`);
   const claims = options.topics && options.topics.length > 0 ? { topics: [...options.topics] } : {};
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT(claims)
+  const token = new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(options.user)
     .setIssuedAt(now)
-    .setExpirationTime(now + seconds)
-    .sign(new TextEncoder().encode(options.secret));
+    .setExpirationTime(now + seconds);
+  if (options.issuer !== undefined) token.setIssuer(options.issuer);
+  if (options.audience !== undefined) token.setAudience(options.audience);
+  return token.sign(new TextEncoder().encode(options.secret));
 }

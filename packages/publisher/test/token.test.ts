@@ -90,6 +90,14 @@ describe('session tokens', { timeout: 120_000 }, () => {
       assert.equal((short.exp as number) - (short.iat as number), 90);
     });
 
+    it('sets iss and aud when asked, and leaves them out otherwise', async () => {
+      const claims = decode(await createToken({ secret, user: 'u', issuer: 'https://id.example.com', audience: 'pns' })).claims;
+      assert.equal(claims.iss, 'https://id.example.com');
+      assert.equal(claims.aud, 'pns');
+      const plain = decode(await createToken({ secret, user: 'u' })).claims;
+      assert.equal('iss' in plain || 'aud' in plain, false);
+    });
+
     it('leaves out topics when there are none', async () => {
       assert.equal(decode(await createToken({ secret, user: 'u' })).claims.topics, undefined);
       assert.equal(decode(await createToken({ secret, user: 'u', topics: [] })).claims.topics, undefined);

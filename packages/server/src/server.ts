@@ -8,6 +8,7 @@ import { AdminStats } from './admin/admin-stats.js';
 import { LocalNodeBoard } from './admin/node-board.js';
 import { NodeSampler } from './admin/node-sampler.js';
 import { BearerKeyVerifier } from './auth/bearer-key.js';
+import { jwksKeys } from './auth/jwks-keys.js';
 import { JwtSessionResolver } from './auth/jwt-session-resolver.js';
 import { MemoryRevocations, RevocationCheckingResolver, sidDigest } from './auth/revocations.js';
 import type { SessionResolver } from './auth/session-resolver.js';
@@ -92,7 +93,15 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
     openConnections: () => openConnections,
     maxConnections: config.maxConnections,
   });
-  const tokenSessions = parts.sessions ?? storage?.sessions ?? new JwtSessionResolver({ secrets: config.secrets });
+  const tokenSessions =
+    parts.sessions ??
+    storage?.sessions ??
+    new JwtSessionResolver({
+      secrets: config.secrets,
+      jwks: config.jwks && jwksKeys(config.jwks),
+      issuer: config.jwtIssuer,
+      audience: config.jwtAudience,
+    });
   const revocations = storage?.revocations ?? new MemoryRevocations({ keepUserRevocationMs: config.revocationSeconds * 1000 });
   // Every node ends its own connections of a revoked session, wherever the revoke was asked.
   revocations.onRevoked(({ user, sidDigest: digest }) => {
@@ -136,7 +145,9 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
   }
   if (config.demo) {
     const mailbox = new DemoMailbox(broker, { pageLimit: config.pageLimit, ttlSeconds: config.retentionSeconds, metrics });
-    registerDemoRoutes(app, { secret: config.secret, sessions, mailbox, assets: new PageAssets(webmailAssets) });
+    // loadConfig refuses the demo without a secret to sign its users' tokens with.
+    const signing = { secret: config.secret as string, issuer: config.jwtIssuer, audience: config.jwtAudience };
+    registerDemoRoutes(app, { ...signing, sessions, mailbox, assets: new PageAssets(webmailAssets) });
   }
   const publishKeys = new BearerKeyVerifier(config.publishKeys);
   registerRevokeRoute(app, { publishKeys, sessions: tokenSessions, revocations, hub });

@@ -86,6 +86,11 @@ describe('pns CLI', { timeout: 120_000 }, () => {
         reason: /PNS_PUBLISH_KEY/,
       },
       { name: 'serve with a short secret', args: ['serve', '--port', '0', '--secret', 'short'], reason: /PNS_SECRET/ },
+      {
+        name: 'serve with a JWKS file that does not exist',
+        args: ['serve', '--port', '0', '--jwks', '/nonexistent/jwks.json', '--publish-key', testPublishKey],
+        reason: /PNS_JWKS/,
+      },
       { name: 'serve with hold above the maximum', args: ['serve', '--port', '0', '--hold-seconds', '500'], reason: /PNS_HOLD_SECONDS/ },
       { name: 'publish without --to', args: ['publish', '--type', '70', '--publish-key', testPublishKey], reason: /--to/ },
       { name: 'publish without --type', args: ['publish', '--to', 'user:42', '--publish-key', testPublishKey], reason: /--type/ },
@@ -153,6 +158,16 @@ describe('pns CLI', { timeout: 120_000 }, () => {
       assert.equal(claims.topics, undefined);
       assert.equal((claims.exp as number) - (claims.iat as number), 900);
       assert.equal((await request(pollUrl(t.url, { sid: token, hold: 0 }))).status, 200);
+    });
+
+    it('sets iss and aud from PNS_JWT_ISSUER and PNS_JWT_AUDIENCE, and --issuer and --audience win', async () => {
+      const env = cleanEnv({ PNS_SECRET: testSecret, PNS_JWT_ISSUER: 'https://id.example', PNS_JWT_AUDIENCE: 'pns' });
+      const fromEnv = decodeClaims((await run(['token', '--user', '42'], env)).stdout.trim());
+      assert.equal(fromEnv.iss, 'https://id.example');
+      assert.equal(fromEnv.aud, 'pns');
+      const fromFlags = decodeClaims((await run(['token', '--user', '42', '--issuer', 'other', '--audience', 'app'], env)).stdout.trim());
+      assert.equal(fromFlags.iss, 'other');
+      assert.equal(fromFlags.aud, 'app');
     });
 
     it('prints a token the server refuses when signed with another secret', async () => {

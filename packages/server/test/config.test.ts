@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { ConfigError, loadConfig, rawOptionsFrom } from '../src/config/load-config.js';
 import { descriptorReserve, maxConnectionsFor, readOpenFileLimit } from '../src/config/open-file-limit.js';
+import { jwksFolder, keySet, signingKey } from './support/jwks.js';
 
 const keys = { secret: 'a-secret-of-16-chars+', publishKey: 'a-publish-key-16-chars' };
 
@@ -38,7 +39,7 @@ describe('loadConfig', { timeout: 10_000 }, () => {
       const config = loadConfig({ host: '0.0.0.0' });
       assert.equal(config.devMode, true);
       assert.equal(config.host, '127.0.0.1');
-      assert.ok(config.secret.length >= 32);
+      assert.ok(config.secret && config.secret.length >= 32);
       assert.ok(config.publishKey.length >= 32);
       assert.notEqual(config.secret, config.publishKey);
     });
@@ -119,6 +120,71 @@ describe('loadConfig', { timeout: 10_000 }, () => {
       const own = loadConfig({ ...keys, sessionRedisKey: 'sess:{sid}', sessionRedisUrl: 'redis://127.0.0.1:6380' });
       assert.equal(own.sessionRedisUrl, 'redis://127.0.0.1:6380');
       assert.deepEqual(own.redisUrl, []);
+    });
+  });
+
+  describe('#jwks', () => {
+    const folder = jwksFolder();
+    let file = '';
+    let set: Awaited<ReturnType<typeof keySet>>;
+    before(async () => {
+      set = keySet(await signingKey('RS256', 'rsa'), await signingKey('ES256', 'ec'));
+      file = folder.write('jwks.json', set);
+    });
+    after(() => folder.remove());
+
+    it('reads a JWKS file at start, and takes an https:// or http:// URL as is', () => {
+      const config = loadConfig({ ...keys, jwks: file });
+      assert.deepEqual(config.jwks, { path: file, keys: set });
+      assert.deepEqual(config.secrets, [keys.secret], 'HS256 tokens keep working next to a JWKS');
+      const remote = loadConfig({ ...keys, jwks: 'https://id.example.com/.well-known/jwks.json' }).jwks;
+      assert.ok(remote && 'url' in remote);
+      assert.equal(remote.url.href, 'https://id.example.com/.well-known/jwks.json');
+      assert.ok(loadConfig({ ...keys, jwks: 'http://127.0.0.1:8080/jwks' }).jwks);
+      assert.equal(loadConfig({ ...keys }).jwks, undefined);
+    });
+
+    it('runs with a JWKS and no secret: not dev mode, no secret to sign with, and a publish key still required', () => {
+      const config = loadConfig({ jwks: file, publishKey: keys.publishKey, host: '0.0.0.0' });
+      assert.equal(config.devMode, false);
+      assert.equal(config.host, '0.0.0.0');
+      assert.deepEqual(config.secrets, []);
+      assert.equal(config.secret, undefined);
+      assert.equal(config.demo, false);
+      assert.match(problems({ jwks: file }).join(), /PNS_PUBLISH_KEY/);
+      assert.match(problems({ jwks: file, publishKey: keys.publishKey, demo: 'true' }).join(), /PNS_DEMO needs PNS_SECRET/);
+    });
+
+    it('refuses a file that cannot serve, naming PNS_JWKS, along with every other problem', () => {
+      const bad = [
+        '/nonexistent/jwks.json',
+        folder.write('not-json.json', '{"keys": ['),
+        folder.write('not-a-set.json', { kty: 'RSA' }),
+        folder.write('private.json', { keys: [{ ...set.keys[0], d: 'c2VjcmV0' }] }),
+        folder.write('secret.json', { keys: [{ kty: 'oct', k: 'c2VjcmV0' }] }),
+        folder.write('broken-key.json', { keys: [{ ...set.keys[1], x: 'AAAA' }] }),
+        folder.write('no-usable-key.json', { keys: [{ ...set.keys[0], alg: 'RS512' }] }),
+        folder.write('empty.json', { keys: [] }),
+      ];
+      for (const jwks of bad) {
+        const found = problems({ ...keys, jwks, port: 'abc' });
+        assert.equal(found.length, 2, `${jwks}: ${found.join('; ')}`);
+        assert.ok(
+          found.some((problem) => problem.startsWith('PNS_JWKS / --jwks')),
+          jwks,
+        );
+      }
+      assert.match(problems({ ...keys, jwks: 'https://' }).join(), /PNS_JWKS/);
+    });
+
+    it('takes an issuer and an audience, and refuses JWT settings that sessions from Redis would ignore', () => {
+      const config = loadConfig({ ...keys, jwtIssuer: 'https://id.example.com', jwtAudience: 'pns' });
+      assert.equal(config.jwtIssuer, 'https://id.example.com');
+      assert.equal(config.jwtAudience, 'pns');
+      assert.equal(loadConfig({ ...keys }).jwtIssuer, undefined);
+      assert.match(problems({ ...keys, jwtIssuer: '' }).join(), /PNS_JWT_ISSUER/);
+      const redis = { ...keys, redisUrl: 'redis://127.0.0.1:6379', sessionRedisKey: 'session:{sid}' };
+      assert.equal(problems({ ...redis, jwks: file, jwtIssuer: 'i', jwtAudience: 'a' }).length, 3);
     });
   });
 });

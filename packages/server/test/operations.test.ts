@@ -46,7 +46,7 @@ describe('operations', { timeout: 60_000 }, () => {
       assert.ok(logs.includes('[redacted]'), 'poll requests are logged, with the sid redacted');
       assert.ok(!logs.includes(sid.slice(0, 40)));
       assert.ok(!logs.includes(t.config.publishKey));
-      assert.ok(!logs.includes(t.config.secret));
+      assert.ok(!logs.includes(t.config.secret as string));
     });
   });
 

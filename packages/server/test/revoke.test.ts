@@ -73,8 +73,9 @@ describe('POST /pns/revoke', { timeout: 60_000 }, () => {
     it('ends and refuses that session only; the user’s other sessions go on', async () => {
       // The streams of the tests before may still be closing.
       await waitFor(() => t.server.hub.stats().subscriptions === 0, 5000, 'no subscription left');
-      const phone = await tokenIssued('two-devices', 2);
-      const laptop = await tokenIssued('two-devices', 1);
+      // Two tokens of one user (different lifetimes make them differ).
+      const phone = await t.token('two-devices');
+      const laptop = await t.token('two-devices', { ttl: 3599 });
       const held = t.poll({ sid: phone, hold: 10 });
       const kept = t.poll({ sid: laptop, hold: 10 });
       await waitFor(() => t.server.hub.stats().subscriptions === 2, 5000, 'two held polls');

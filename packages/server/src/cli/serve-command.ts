@@ -39,11 +39,20 @@ export function parseServeFlags(args: string[]): RawOptions | 'help' {
 }
 
 async function devBanner(config: ServerConfig, url: string): Promise<string> {
-  const token = await createToken({ secret: config.secret, user: '42', topics: ['news'], ttl: '1h' });
+  // Dev mode always has a secret: it generates one.
+  const secret = config.secret as string;
+  const token = await createToken({
+    secret,
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+    user: '42',
+    topics: ['news'],
+    ttl: '1h',
+  });
   return [
     '',
-    'pns is running in dev mode (no PNS_SECRET set): loopback only, keys generated for this run.',
-    `  PNS_SECRET=${config.secret}`,
+    'pns is running in dev mode (no PNS_SECRET or PNS_JWKS set): loopback only, keys generated for this run.',
+    `  PNS_SECRET=${secret}`,
     `  PNS_PUBLISH_KEY=${config.publishKey}`,
     '',
     ...(config.demo ? [`Webmail demo (open two windows, sign in as two users, send a mail): ${url}/`] : []),

@@ -2,13 +2,15 @@ import { parseArgs } from 'node:util';
 import { createToken } from '@pns/publisher';
 import { type CommandIo, UsageError } from './usage.js';
 
-export const tokenHelp = `Usage: pns token --user <id> [--topics news,ops] [--ttl 1h] [--secret <secret>]
+export const tokenHelp = `Usage: pns token --user <id> [--topics news,ops] [--ttl 1h] [--secret <secret>] [--issuer <iss>] [--audience <aud>]
 
 Prints a session token (the \`sid\` a browser polls with) for a user.
-  --user     user id (the token's sub); the session listens to user:<id>
-  --topics   comma-separated topic names the session may listen to
-  --ttl      lifetime: seconds or 90s, 15m, 1h, 7d (default 1h)
-  --secret   token secret (default: PNS_SECRET)
+  --user      user id (the token's sub); the session listens to user:<id>
+  --topics    comma-separated topic names the session may listen to
+  --ttl       lifetime: seconds or 90s, 15m, 1h, 7d (default 1h)
+  --secret    token secret (default: PNS_SECRET)
+  --issuer    the token's iss (default: PNS_JWT_ISSUER)
+  --audience  the token's aud (default: PNS_JWT_AUDIENCE)
 `;
 
 export async function tokenCommand(args: string[], io: CommandIo): Promise<void> {
@@ -21,6 +23,8 @@ export async function tokenCommand(args: string[], io: CommandIo): Promise<void>
         topics: { type: 'string' },
         ttl: { type: 'string' },
         secret: { type: 'string' },
+        issuer: { type: 'string' },
+        audience: { type: 'string' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -39,7 +43,11 @@ export async function tokenCommand(args: string[], io: CommandIo): Promise<void>
   if (!secret) throw new UsageError('no secret: set PNS_SECRET or pass --secret');
   const topics = typeof values.topics === 'string' ? values.topics.split(',').filter((t) => t.length > 0) : [];
   try {
-    io.out(`${await createToken({ secret, user: values.user as string, topics, ttl: (values.ttl as string | undefined) ?? '1h' })}\n`);
+    // The server's own settings by default, so its tokens pass a server that checks `iss` and `aud`.
+    const issuer = (values.issuer as string | undefined) ?? (io.env.PNS_JWT_ISSUER || undefined);
+    const audience = (values.audience as string | undefined) ?? (io.env.PNS_JWT_AUDIENCE || undefined);
+    const ttl = (values.ttl as string | undefined) ?? '1h';
+    io.out(`${await createToken({ secret, issuer, audience, user: values.user as string, topics, ttl })}\n`);
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

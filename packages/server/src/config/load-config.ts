@@ -36,11 +36,12 @@ export function loadConfig(raw: RawOptions): ServerConfig {
       problems.push(`${option.env} / --${option.flag}: ${reason} (got ${JSON.stringify(input)})`);
     }
   }
-  const devMode = values.secret === undefined;
+  // A JWKS without a secret is production with asymmetric tokens only, not dev mode.
+  const devMode = values.secret === undefined && raw.jwks === undefined;
   if (!devMode && values.publishKey === undefined && raw.publishKey === undefined) {
-    problems.push('PNS_PUBLISH_KEY / --publish-key: required when PNS_SECRET is set');
+    problems.push('PNS_PUBLISH_KEY / --publish-key: required when PNS_SECRET or PNS_JWKS is set');
   }
-  const secrets = (values.secret as string[] | undefined) ?? [randomBytes(32).toString('base64url')];
+  const secrets = (values.secret as string[] | undefined) ?? (devMode ? [randomBytes(32).toString('base64url')] : []);
   const publishKeys = (values.publishKey as string[] | undefined) ?? [randomBytes(32).toString('base64url')];
   if (secrets.some((secret) => publishKeys.includes(secret))) problems.push('PNS_PUBLISH_KEY must differ from PNS_SECRET');
   const hold = values.holdSeconds as number | undefined;
@@ -69,6 +70,15 @@ export function loadConfig(raw: RawOptions): ServerConfig {
   if (values.demo === true && values.sessionRedisKey !== undefined) {
     problems.push('PNS_DEMO needs JWT sessions: it cannot run with PNS_SESSION_REDIS_KEY');
   }
+  if (values.demo === true && secrets.length === 0) {
+    problems.push('PNS_DEMO needs PNS_SECRET: the demo signs its users’ session tokens with it, and a JWKS cannot sign');
+  }
+  // Sessions from Redis are looked up, not verified: these would be silently ignored.
+  for (const key of ['jwks', 'jwtIssuer', 'jwtAudience'] as const) {
+    if (raw[key] !== undefined && values.sessionRedisKey !== undefined) {
+      problems.push(`${optionTable[key].env} has no effect with PNS_SESSION_REDIS_KEY: those sessions are not tokens`);
+    }
+  }
   if (values.adminKey !== undefined && [...secrets, ...publishKeys].includes(values.adminKey as string)) {
     problems.push('PNS_ADMIN_KEY must differ from PNS_SECRET and PNS_PUBLISH_KEY');
   }
@@ -81,7 +91,18 @@ export function loadConfig(raw: RawOptions): ServerConfig {
   return {
     ...(values as Omit<
       ServerConfig,
-      'secret' | 'publishKey' | 'devMode' | 'maxConnections' | 'workers' | 'sessionRedisKey' | 'sessionRedisUrl' | 'adminKey' | 'demo'
+      | 'secret'
+      | 'publishKey'
+      | 'devMode'
+      | 'maxConnections'
+      | 'workers'
+      | 'sessionRedisKey'
+      | 'sessionRedisUrl'
+      | 'adminKey'
+      | 'demo'
+      | 'jwks'
+      | 'jwtIssuer'
+      | 'jwtAudience'
     >),
     maxConnections: (values.maxConnections as number | undefined) ?? defaultMaxConnections(),
     // One worker per core is what Redis makes possible; without it, one process is the service.
@@ -90,9 +111,12 @@ export function loadConfig(raw: RawOptions): ServerConfig {
     // Unset: the sessions live in the broker's Redis (or Redis Cluster).
     sessionRedisUrl: values.sessionRedisUrl as string | undefined,
     adminKey: values.adminKey as string | undefined,
+    jwks: values.jwks as ServerConfig['jwks'],
+    jwtIssuer: values.jwtIssuer as string | undefined,
+    jwtAudience: values.jwtAudience as string | undefined,
     demo: (values.demo as boolean | undefined) ?? (devMode && values.sessionRedisKey === undefined),
     host: devMode ? '127.0.0.1' : (values.host as string),
-    secret: secrets[0] as string,
+    secret: secrets[0],
     secrets,
     publishKey: publishKeys[0] as string,
     publishKeys,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type JwksSource, jwksSource } from '../auth/jwks-keys.js';
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const positiveInt = z.coerce.number().int().min(1);
@@ -15,6 +16,18 @@ const secrets = z
   .string()
   .transform((value) => value.split(',').map((item) => item.trim()))
   .pipe(z.array(z.string().min(16, 'must be at least 16 characters each')).min(1));
+/** A JWKS file is read and checked here, so a bad one is reported with every other problem at start. */
+const jwks = z
+  .string()
+  .min(1)
+  .transform((value, context) => {
+    try {
+      return jwksSource(value);
+    } catch (error) {
+      context.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  });
 
 /**
  * Every setting, once: its environment variable, its flag, its schema and
@@ -35,14 +48,35 @@ export const optionTable = {
     flag: 'secret',
     schema: secrets,
     default: undefined,
-    help: 'HS256 secrets that verify session tokens, comma-separated (rotation: the first is the one to sign with); unset = dev mode',
+    help: 'HS256 secrets that verify session tokens, comma-separated (rotation: the first is the one to sign with); unset = dev mode, unless PNS_JWKS is set',
   },
   publishKey: {
     env: 'PNS_PUBLISH_KEY',
     flag: 'publish-key',
     schema: secrets,
     default: undefined,
-    help: 'Keys publishers may send as `Authorization: Bearer …`, comma-separated (rotation)',
+    help: 'Keys publishers may send as `Authorization: Bearer …`, comma-separated (rotation); required with PNS_SECRET or PNS_JWKS',
+  },
+  jwks: {
+    env: 'PNS_JWKS',
+    flag: 'jwks',
+    schema: jwks,
+    default: undefined,
+    help: 'JWKS whose public keys verify RS256 and ES256 session tokens: a file path, or an https:// or http:// URL',
+  },
+  jwtIssuer: {
+    env: 'PNS_JWT_ISSUER',
+    flag: 'jwt-issuer',
+    schema: z.string().min(1),
+    default: undefined,
+    help: 'When set, every session token’s `iss` must be this',
+  },
+  jwtAudience: {
+    env: 'PNS_JWT_AUDIENCE',
+    flag: 'jwt-audience',
+    schema: z.string().min(1),
+    default: undefined,
+    help: 'When set, every session token’s `aud` must be (or list) this',
   },
   holdSeconds: { env: 'PNS_HOLD_SECONDS', flag: 'hold-seconds', schema: seconds, default: '25', help: 'Default time a poll is held' },
   maxHoldSeconds: {
@@ -251,24 +285,33 @@ export const optionTable = {
 export type OptionKey = keyof typeof optionTable;
 type Parsed<K extends OptionKey> = z.output<(typeof optionTable)[K]['schema']>;
 
-/** Validated settings. `secret` and `publishKey` are always set (generated in dev mode). */
+/** Validated settings. `publishKey` is always set, `secret` unless only a JWKS verifies tokens (generated in dev mode). */
 export type ServerConfig = {
-  [K in Exclude<OptionKey, 'secret' | 'publishKey' | 'sessionRedisKey' | 'sessionRedisUrl' | 'adminKey'>]: Parsed<K>;
+  [K in Exclude<
+    OptionKey,
+    'secret' | 'publishKey' | 'jwks' | 'jwtIssuer' | 'jwtAudience' | 'sessionRedisKey' | 'sessionRedisUrl' | 'adminKey'
+  >]: Parsed<K>;
 } & {
+  /** Unset: only HS256 tokens are accepted. */
+  jwks: JwksSource | undefined;
+  /** Unset: `iss` is not checked. */
+  jwtIssuer: string | undefined;
+  /** Unset: `aud` is not checked. */
+  jwtAudience: string | undefined;
   /** Unset: sessions are JWTs. */
   sessionRedisKey: string | undefined;
   sessionRedisUrl: string | undefined;
   /** Unset: the dashboard is open in dev mode and closed otherwise. */
   adminKey: string | undefined;
-  /** The first of `secrets`: what pns itself signs with (the demo, the dev banner). */
-  secret: string;
-  /** Every accepted token secret. */
+  /** The first of `secrets`: what pns itself signs with (the demo, the dev banner). Unset with only a JWKS. */
+  secret: string | undefined;
+  /** Every accepted HS256 secret; none with only a JWKS. */
   secrets: string[];
   /** The first of `publishKeys`. */
   publishKey: string;
   /** Every accepted publish key. */
   publishKeys: string[];
-  /** No secret was configured: loopback only, generated keys. */
+  /** Neither a secret nor a JWKS was configured: loopback only, generated keys. */
   devMode: boolean;
 };
 

@@ -23,6 +23,9 @@ const mailBody = z.strictObject({
 
 export interface DemoRoutesOptions {
   secret: string;
+  /** The `iss` and `aud` pns requires, if it does (`PNS_JWT_ISSUER`, `PNS_JWT_AUDIENCE`). */
+  issuer: string | undefined;
+  audience: string | undefined;
   sessions: SessionResolver;
   mailbox: DemoMailbox;
   assets: PageAssets;
@@ -64,7 +67,8 @@ export function registerDemoRoutes(app: FastifyInstance, options: DemoRoutesOpti
   app.get('/demo/api/users', async () => ({ users: demoUsers }));
   app.post('/demo/api/session', async (request) => {
     const user = knownUser(parsed(sessionBody, json(request)).user);
-    const sid = await createToken({ secret: options.secret, user: demoUserId(user), ttl: sessionSeconds });
+    const { secret, issuer, audience } = options;
+    const sid = await createToken({ secret, issuer, audience, user: demoUserId(user), ttl: sessionSeconds });
     return { user, sid, expiresAt: Date.now() + sessionSeconds * 1000 };
   });
   app.get('/demo/api/inbox', async (request) => options.mailbox.inbox(await signedInUser(request)));

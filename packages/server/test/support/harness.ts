@@ -65,7 +65,11 @@ export async function startTestServer(options: RawOptions = {}, parts: PnsServer
     url,
     config,
     logs,
-    token: (user, tokenOptions = {}) => createToken({ secret: config.secret, user, ...tokenOptions }),
+    async token(user, tokenOptions = {}) {
+      // A server with only a JWKS has no secret: its tests sign their own tokens.
+      if (config.secret === undefined) throw new Error('this server has no PNS_SECRET to sign tokens with');
+      return createToken({ secret: config.secret, issuer: config.jwtIssuer, audience: config.jwtAudience, user, ...tokenOptions });
+    },
     async poll(params, requestOptions) {
       const result = await request(pollUrl(url, params), requestOptions);
       return { ...result, body: result.json as PollResponse };
