@@ -17,6 +17,7 @@ import { DemoMailbox } from './demo/demo-mailbox.js';
 import { registerDemoRoutes, webmailAssets } from './demo/demo-routes.js';
 import { createApp } from './http/app.js';
 import { registerPublishRoute } from './http/publish-route.js';
+import { PublishRateLimiter } from './http/rate-limiter.js';
 import { RawRoutes } from './http/raw-routes.js';
 import { type ClientPositionStore, MemoryClientPositionStore } from './hub/client-positions.js';
 import { Hub } from './hub/hub.js';
@@ -123,9 +124,11 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
     const mailbox = new DemoMailbox(broker, { pageLimit: config.pageLimit, ttlSeconds: config.retentionSeconds, metrics });
     registerDemoRoutes(app, { secret: config.secret, sessions, mailbox, assets: new PageAssets(webmailAssets) });
   }
+  const publishKeys = new BearerKeyVerifier(config.publishKeys);
   registerPublishRoute(app, {
     broker,
-    publishKeys: new BearerKeyVerifier(config.publishKeys),
+    publishKeys,
+    rateLimiter: new PublishRateLimiter(publishKeys.scopes, { rate: config.publishRate, burst: config.publishBurst }),
     metrics,
     defaultTtlSeconds: config.ttlSeconds,
     maxTtlSeconds: config.retentionSeconds,
