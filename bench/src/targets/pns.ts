@@ -132,6 +132,8 @@ export async function startPns(options: TargetOptions, extraArgs: readonly strin
   for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('PNS_')) env[name] = value;
   Object.assign(env, { PNS_SECRET: pnsSecret, PNS_PUBLISH_KEY: pnsPublishKey });
   const args = ['serve', '--host', '127.0.0.1', '--port', String(port), '--hold-seconds', hold, '--max-hold-seconds', hold];
+  // No publish rate limit: the driver publishes as fast as a scenario asks, and a throttled pns would measure the limit.
+  args.push('--publish-rate', '0');
   if (options.drainSeconds !== undefined) args.push('--drain-seconds', String(options.drainSeconds));
   args.push(...extraArgs);
   const { command, args: argv } = pinnedCommand(options.cpu, [process.execPath, cliPath, ...args, '--log-level', 'warn']);

@@ -17,6 +17,7 @@ export const errorCatalog = {
   ID_CONFLICT: { status: 409, message: 'This message id was already used for a different message.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The request body must be application/json.' },
+  RATE_LIMITED: { status: 429, message: 'Too many requests; retry after the Retry-After delay.' },
   TOO_MANY_CONNECTIONS: { status: 429, message: 'Too many connections for this user or address; retry later.' },
   HEADERS_TOO_LARGE: { status: 431, message: 'The request line or headers are too large.' },
   INTERNAL_ERROR: { status: 500, message: 'An unexpected error occurred.' },

@@ -6,7 +6,7 @@ export interface PublisherOptions {
   url: string;
   /** The server's publish key (`PNS_PUBLISH_KEY`). */
   publishKey: string;
-  /** Retries after a network error, a timeout or a 5xx. Default 3. */
+  /** Retries after a network error, a timeout, a 429 or a 5xx. Default 3. */
   retries?: number;
   /** First retry delay in ms, doubled each time (with jitter), capped by `maxRetryDelayMs`. Default 200. */
   retryDelayMs?: number;

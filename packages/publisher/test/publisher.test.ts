@@ -92,6 +92,12 @@ const unavailable = {
   body: JSON.stringify({ errorCode: 'BACKEND_UNAVAILABLE', message: 'The message store is unavailable; retry later.' }),
 };
 
+const rateLimited = {
+  status: 429,
+  headers: { 'retry-after': '1' },
+  body: JSON.stringify({ errorCode: 'RATE_LIMITED', message: 'Too many requests; retry after the Retry-After delay.' }),
+};
+
 describe('Publisher', { timeout: 120_000 }, () => {
   let server: SpawnedServer;
   const stubs: Stub[] = [];
@@ -294,6 +300,44 @@ describe('Publisher', { timeout: 120_000 }, () => {
       assert.equal(error.code, 'BACKEND_UNAVAILABLE');
       assert.equal(error.status, 503);
       assert.equal(down.bodies.length, 3, 'one attempt and two retries');
+    });
+
+    it('retries a 429 RATE_LIMITED after its Retry-After, with the same id', async () => {
+      const reader = await listener();
+      const limited = await stub(server.url, (index) => (index < 1 ? rateLimited : 'forward'));
+      const started = Date.now();
+      const id = await publisher({ url: limited.url, retries: 1, maxRetryDelayMs: 5000 }).publish(reader.to, 70, 'after a 429');
+      assert.ok(Date.now() - started >= 950, `retried after ${Date.now() - started} ms, not after Retry-After: 1`);
+      assert.equal(limited.bodies.length, 2);
+      for (const body of limited.bodies) assert.deepEqual(sentIds(body), [id]);
+      assert.deepEqual(
+        (await reader.received()).map((message) => message.data),
+        ['after a 429'],
+      );
+    });
+
+    it('publishes through a server’s rate limit by waiting as it is told', async () => {
+      const slow = await spawnServer({
+        env: { PNS_SECRET: secret, PNS_PUBLISH_KEY: publishKey },
+        args: ['--drain-seconds', '0', '--publish-rate', '0.5', '--publish-burst', '1'],
+      });
+      try {
+        const sid = await createToken({ secret, user: 'rate' });
+        const pollUrl = (query: Record<string, string>) => `${slow.url}/pns/poll?${new URLSearchParams({ sid, hold: '0', ...query })}`;
+        const { cursor } = (await (await fetch(pollUrl({ comeFrom: 'rate' }))).json()) as PollResponse;
+        const pns = publisher({ url: slow.url, retries: 2, maxRetryDelayMs: 5000 });
+        await pns.publish('user:rate', 1, 'first');
+        const started = Date.now();
+        await pns.publish('user:rate', 1, 'second');
+        assert.ok(Date.now() - started >= 1000, 'the second publish waited for the bucket (Retry-After: 2)');
+        const answer = await fetch(pollUrl({ cursor }));
+        assert.deepEqual(
+          ((await answer.json()) as PollResponse).msg.map((message) => message.data),
+          ['first', 'second'],
+        );
+      } finally {
+        assert.equal(await slow.stop(), 0);
+      }
     });
 
     it('caps a long Retry-After at maxRetryDelayMs', async () => {

@@ -20,6 +20,7 @@ import { registerDemoRoutes, webmailAssets } from './demo/demo-routes.js';
 import { createApp } from './http/app.js';
 import { clientAddressOf } from './http/client-address.js';
 import { registerPublishRoute } from './http/publish-route.js';
+import { PublishRateLimiter } from './http/rate-limiter.js';
 import { RawRoutes } from './http/raw-routes.js';
 import { registerRevokeRoute } from './http/revoke-route.js';
 import { type ClientPositionStore, MemoryClientPositionStore } from './hub/client-positions.js';
@@ -154,6 +155,7 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
   registerPublishRoute(app, {
     broker,
     publishKeys,
+    rateLimiter: new PublishRateLimiter(publishKeys.scopes, { rate: config.publishRate, burst: config.publishBurst }),
     metrics,
     defaultTtlSeconds: config.ttlSeconds,
     maxTtlSeconds: config.retentionSeconds,

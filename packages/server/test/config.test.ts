@@ -30,6 +30,8 @@ describe('loadConfig', { timeout: 10_000 }, () => {
       assert.equal(config.maxPollsPerSession, 4);
       assert.equal(config.pageLimit, 100);
       assert.equal(config.maxBodyBytes, 65_536);
+      assert.equal(config.publishRate, 1000);
+      assert.equal(config.publishBurst, 10_000);
       assert.deepEqual(config.corsOrigins, []);
       assert.equal(config.devMode, false);
       assert.equal(config.host, '0.0.0.0');
@@ -77,6 +79,33 @@ describe('loadConfig', { timeout: 10_000 }, () => {
       assert.equal(problems({ secret: 'short', publishKey: keys.publishKey }).length, 1);
       assert.equal(problems({ ...keys, holdSeconds: '30', maxHoldSeconds: '20' }).length, 1);
       assert.equal(problems({ ...keys, ttlSeconds: '100', retentionSeconds: '50' }).length, 1);
+    });
+  });
+
+  describe('#publish rate', () => {
+    it('bursts 10 × the rate by default, never less than a full batch of 1000', () => {
+      assert.equal(loadConfig({ ...keys, publishRate: '250' }).publishBurst, 2500);
+      assert.equal(loadConfig({ ...keys, publishRate: '5' }).publishBurst, 1000);
+      assert.equal(loadConfig({ ...keys, publishRate: '0' }).publishBurst, 1000);
+      assert.equal(loadConfig({ ...keys, publishRate: '2.5' }).publishRate, 2.5);
+      assert.equal(loadConfig({ ...keys, publishRate: '5', publishBurst: '10' }).publishBurst, 10);
+    });
+
+    it('refuses a negative, empty or non-numeric rate and a burst below 1', () => {
+      for (const publishRate of ['-1', '', 'fast', '1e3', 'Infinity']) {
+        assert.deepEqual(
+          problems({ ...keys, publishRate }).map((p) => p.split(':')[0]),
+          ['PNS_PUBLISH_RATE / --publish-rate'],
+          publishRate,
+        );
+      }
+      for (const publishBurst of ['0', '-5', '1.5', '']) {
+        assert.deepEqual(
+          problems({ ...keys, publishBurst }).map((p) => p.split(':')[0]),
+          ['PNS_PUBLISH_BURST / --publish-burst'],
+          publishBurst,
+        );
+      }
     });
   });
 

@@ -16,6 +16,11 @@ export class BearerKeyVerifier {
     });
   }
 
+  /** Every known key's scope, in the order the keys were given. */
+  get scopes(): string[] {
+    return this.digests.map((known) => known.scope);
+  }
+
   /**
    * The key's scope (a short digest, safe to store and log) when the header
    * carries a known key; undefined otherwise.

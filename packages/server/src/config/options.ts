@@ -4,6 +4,12 @@ import { type JwksSource, jwksSource } from '../auth/jwks-keys.js';
 const port = z.coerce.number().int().min(0).max(65_535);
 const positiveInt = z.coerce.number().int().min(1);
 const seconds = z.coerce.number().finite().min(0);
+/** Not coerced: an empty value would read as 0, which turns the limit off. */
+const rate = z
+  .string()
+  .regex(/^\d+(\.\d+)?$/, 'must be a number of messages per second, 0 for no limit')
+  .transform(Number)
+  .refine(Number.isFinite, 'must be a finite number');
 const list = z.string().transform((value) =>
   value
     .split(',')
@@ -159,6 +165,20 @@ export const optionTable = {
   },
   pageLimit: { env: 'PNS_PAGE_LIMIT', flag: 'page-limit', schema: positiveInt, default: '100', help: 'Most messages in one answer' },
   maxBodyBytes: { env: 'PNS_MAX_BODY_BYTES', flag: 'max-body-bytes', schema: positiveInt, default: '65536', help: 'Largest publish body' },
+  publishRate: {
+    env: 'PNS_PUBLISH_RATE',
+    flag: 'publish-rate',
+    schema: rate,
+    default: '1000',
+    help: 'Messages per second each publish key may publish to this node; 0 = no limit',
+  },
+  publishBurst: {
+    env: 'PNS_PUBLISH_BURST',
+    flag: 'publish-burst',
+    schema: positiveInt,
+    default: undefined,
+    help: 'Messages a publish key may publish at once before the rate applies (default: 10 × the rate, at least 1000, a full batch)',
+  },
   backlog: { env: 'PNS_BACKLOG', flag: 'backlog', schema: positiveInt, default: '4096', help: 'Listen backlog (absorbs reconnect storms)' },
   keepAliveSeconds: {
     env: 'PNS_KEEPALIVE_SECONDS',

@@ -13,11 +13,14 @@ import { z } from 'zod';
 import type { BearerKeyVerifier } from '../auth/bearer-key.js';
 import type { Broker, PublishRequest } from '../broker/broker.js';
 import type { PnsMetrics } from '../ops/metrics.js';
+import type { PublishRateLimiter } from './rate-limiter.js';
 import { requireJsonBody } from './request-rules.js';
 
 export interface PublishRouteOptions {
   broker: Broker;
   publishKeys: BearerKeyVerifier;
+  /** Messages per publish key and second (`PNS_PUBLISH_RATE`, `PNS_PUBLISH_BURST`). */
+  rateLimiter: PublishRateLimiter;
   metrics: PnsMetrics;
   defaultTtlSeconds: number;
   maxTtlSeconds: number;
@@ -93,6 +96,16 @@ export function registerPublishRoute(app: FastifyInstance, options: PublishRoute
                 .digest('base64url');
         return { channels, type: message.type, dataJson, ttlSeconds, id: message.id, scope: request.publishScope as string, fingerprint };
       });
+      // Charged only for a valid batch, and before anything is stored, so a refused batch stores nothing.
+      const refusal = options.rateLimiter.take(request.publishScope as string, batch.length);
+      if (refusal?.reason === 'rate') throw new PnsError('RATE_LIMITED', undefined, { retryAfter: refusal.retryAfterSeconds });
+      // Waiting would never help: the publisher has to split the batch.
+      if (refusal?.reason === 'burst') {
+        throw new PnsError(
+          'PAYLOAD_TOO_LARGE',
+          `A batch of ${batch.length} messages is more than a publish key may send at once (PNS_PUBLISH_BURST ${refusal.burst}); split it.`,
+        );
+      }
       const outcomes = await options.broker.publish(batch);
       options.metrics.published.inc(outcomes.filter((outcome) => !outcome.duplicate).length);
       return { ids: outcomes.map((outcome) => outcome.id) };

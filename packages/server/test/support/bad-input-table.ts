@@ -18,7 +18,7 @@ export interface Row {
   todo?: string;
 }
 
-/** Codes other suites reach (failures, limits, shutdown, idempotency, timeouts, the dashboard's key). */
+/** Codes other suites reach (failures, limits, shutdown, idempotency, timeouts, the dashboard's key, the publish rate in publish-rate.test.ts). */
 export const coveredElsewhere = new Set<ErrorCode>([
   'ADMIN_UNAUTHORIZED',
   'TOO_MANY_CONNECTIONS',
@@ -28,6 +28,7 @@ export const coveredElsewhere = new Set<ErrorCode>([
   'SHUTTING_DOWN',
   'ID_CONFLICT',
   'REQUEST_TIMEOUT',
+  'RATE_LIMITED',
 ]);
 
 const stackTrace = /\n\s+at\s|\bat\s+\S+\s+\(|\.[cm]?[jt]s:\d+|node_modules|file:\/\//;
