@@ -187,6 +187,13 @@ export const optionTable = {
     default: '75',
     help: 'Idle keep-alive timeout (above the 60 s of common load balancers)',
   },
+  requestTimeoutSeconds: {
+    env: 'PNS_REQUEST_TIMEOUT_SECONDS',
+    flag: 'request-timeout-seconds',
+    schema: z.coerce.number().finite().min(1).max(300),
+    default: '30',
+    help: 'Time a client has to send its request line, headers and body (slowloris); not the hold',
+  },
   drainSeconds: {
     env: 'PNS_DRAIN_SECONDS',
     flag: 'drain-seconds',

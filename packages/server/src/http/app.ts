@@ -55,14 +55,22 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: config.maxBodyBytes,
     serverFactory: (frameworkHandler) => {
       // Node would answer a request without Host with an empty 400; let it through to a catalog answer instead.
-      const server = http.createServer({ requireHostHeader: false }, (request, response) => {
-        if (!rawRoutes.dispatch(request, response)) frameworkHandler(request, response);
-      });
+      const requestTimeoutMs = config.requestTimeoutSeconds * 1000;
+      const server = http.createServer(
+        {
+          requireHostHeader: false,
+          // Node looks for requests past their timeout this often (30 s by default, however short the timeout).
+          connectionsCheckingInterval: Math.min(30_000, Math.max(250, requestTimeoutMs / 4)),
+        },
+        (request, response) => {
+          if (!rawRoutes.dispatch(request, response)) frameworkHandler(request, response);
+        },
+      );
       server.keepAliveTimeout = config.keepAliveSeconds * 1000;
-      // Limits how long a client may take to send its request (a slow publish body), not how long
-      // a held poll waits for its answer.
-      server.requestTimeout = 30_000;
-      server.headersTimeout = 30_000;
+      // Limits how long a client may take to send its request (slowloris, a slow publish body), not how
+      // long a held poll waits for its answer.
+      server.requestTimeout = requestTimeoutMs;
+      server.headersTimeout = requestTimeoutMs;
       // Upgrades (WebSocket) never reach a framework: node:http hands them to this event.
       server.on('upgrade', (request, socket, head) => rawRoutes.dispatchUpgrade(request, socket, head));
       return server;
