@@ -67,7 +67,9 @@ describe('slow clients', { timeout: 60_000 }, () => {
         }
         assert.ok(answeredMs < 1000, `the held poll was answered ${answeredMs} ms after the publish`);
         const longest = Math.max(...results.map(({ ms }) => ms));
-        process.stdout.write(`# 50 trickling requests cut with 408 within ${longest} ms (timeout 1 s); a held poll answered ${answeredMs} ms after its publish\n`);
+        process.stdout.write(
+          `# 50 trickling requests cut with 408 within ${longest} ms (timeout 1 s); a held poll answered ${answeredMs} ms after its publish\n`,
+        );
       });
     });
   });

@@ -1,7 +1,7 @@
 import { formatMb, formatMs, formatNumber, formatPercent, formatUptime } from './format.js';
 import type { NodeStats, StatsAnswer } from './types.js';
 
-function Row({ node, at }: { node: NodeStats; at: number }) {
+function Row({ node }: { node: NodeStats }) {
   return (
     <tr data-node={node.node}>
       <th scope="row">{node.node}</th>
@@ -44,7 +44,7 @@ export function NodeTable({ stats }: { stats: StatsAnswer }) {
         </thead>
         <tbody>
           {stats.nodes.map((node) => (
-            <Row key={node.node} node={node} at={stats.at} />
+            <Row key={node.node} node={node} />
           ))}
         </tbody>
       </table>
