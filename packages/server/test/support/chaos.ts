@@ -33,7 +33,6 @@ export interface ChaosClusterOptions {
 /** A Redis Cluster of three masters and `nodes` pns nodes on it (one worker each, no drain window). */
 export async function startChaosCluster(options: ChaosClusterOptions): Promise<ChaosCluster> {
   const redis = await startRedisCluster(3, { appendOnly: options.appendOnly === true });
-  const nodes: SpawnedServer[] = [];
   const env = {
     PNS_SECRET: chaosSecret,
     PNS_PUBLISH_KEY: chaosPublishKey,
@@ -44,24 +43,27 @@ export async function startChaosCluster(options: ChaosClusterOptions): Promise<C
     PNS_WORKERS: '1',
     PNS_HOLD_SECONDS: String(options.holdSeconds ?? 5),
   };
+  /** Every node started, for stop(); `nodes` are the first ones, in the order of `wrappers`. */
+  const all: SpawnedServer[] = [];
   const startNode = async (wrapper?: string[]): Promise<SpawnedServer> => {
     const node = await spawnServer({ env, args: ['--drain-seconds', '0'], ...(wrapper ? { wrapper } : {}) });
-    nodes.push(node);
+    all.push(node);
     return node;
   };
-  try {
-    await Promise.all(Array.from({ length: options.nodes }, (_, index) => startNode(options.wrappers?.[index])));
-  } catch (error) {
-    await Promise.all(nodes.map((node) => node.stop(2000)));
+  const started = await Promise.allSettled(Array.from({ length: options.nodes }, (_, index) => startNode(options.wrappers?.[index])));
+  const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) {
+    await Promise.all(all.map((node) => node.stop(2000)));
     await redis.stop();
-    throw error;
+    throw failed.reason;
   }
+  const nodes = started.map((result) => (result as PromiseFulfilledResult<SpawnedServer>).value);
   return {
     redis,
     nodes,
     startNode,
     stop: async () => {
-      await Promise.all(nodes.map((node) => node.stop(5000)));
+      await Promise.all(all.map((node) => node.stop(5000)));
       await redis.stop();
     },
   };
