@@ -30,7 +30,6 @@ export abstract class ChaosSubscriber {
   /** What the client saw besides messages: refusals, stream ends, cut connections, and how often. */
   readonly incidents = new Map<string, number>();
   readonly channels: readonly string[];
-  connects = 0;
   protected cursor: string | undefined;
   protected stopped = false;
   private isReady = false;
@@ -101,7 +100,6 @@ class PollingSubscriber extends ChaosSubscriber {
       const query = new URLSearchParams({ sid: this.sid, ch: broadcast, hold: this.cursor === undefined ? '0' : String(this.holdSeconds) });
       if (this.cursor === undefined) query.set('comeFrom', comeFrom);
       else query.set('cursor', this.cursor);
-      this.connects++;
       try {
         const signal = AbortSignal.any([this.abort.signal, AbortSignal.timeout((this.holdSeconds + 10) * 1000)]);
         const response = await fetch(`${this.url}/pns/poll?${query}`, { signal });
@@ -137,7 +135,6 @@ class SseSubscriber extends ChaosSubscriber {
 
   private connect(): void {
     if (this.stopped) return;
-    this.connects++;
     let done = false;
     let ended = false;
     const again = (incident: string | undefined): void => {
@@ -200,7 +197,6 @@ class SocketSubscriber extends ChaosSubscriber {
 
   private connect(): void {
     if (this.stopped) return;
-    this.connects++;
     let done = false;
     const again = (incident: string): void => {
       if (done) return;
