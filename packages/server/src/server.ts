@@ -67,6 +67,8 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
   const metrics = new PnsMetrics();
   const storage = parts.broker ? undefined : await storageFromConfig(config, logger, metrics, positionLifetimeMs);
   const broker = parts.broker ?? (storage as Storage).broker;
+  // Messages carry Redis's time (`ts`): their delivery latency is measured on that clock, not this node's.
+  const clock = storage?.clock ?? Date.now;
   let draining = false;
   let openConnections = 0;
   const isDraining = (): boolean => draining;
@@ -81,7 +83,7 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
     {
       changed: (transport, delta) => metrics.heldConnections.inc({ transport }, delta),
       delivered: (subscription, delivery) => {
-        const now = Date.now();
+        const now = clock();
         metrics.delivered.inc({ transport: subscription.spec.transport }, delivery.entries.length);
         for (const entry of delivery.entries) metrics.deliveryLatency.observe(Math.max(0, now - entry.message.ts) / 1000);
       },
@@ -140,7 +142,9 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
   if (dashboardAccess(config) !== 'closed') {
     // The suffix tells apart processes that share a host name and a pid (containers all run as pid 1).
     const node = `${hostname()}:${process.pid}-${randomBytes(2).toString('hex')}`;
-    adminStats = new AdminStats(new NodeSampler(metrics, node, context.startedAt), storage?.nodeBoard ?? new LocalNodeBoard(), logger);
+    // Its uptime is shown as a sample's time minus its start: both on the shared clock.
+    const sampler = new NodeSampler(metrics, node, context.startedAt + clock() - Date.now());
+    adminStats = new AdminStats(sampler, storage?.nodeBoard ?? new LocalNodeBoard(), logger, clock);
     adminStats.start();
     registerAdminRoutes(app, { config, stats: adminStats, assets: new PageAssets(dashboardAssets) });
   }

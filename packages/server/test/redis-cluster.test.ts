@@ -14,6 +14,7 @@ import {
   startHttpPoller,
   startRedisCluster,
 } from '@pns/test-support';
+import { shardOf } from './support/chaos.js';
 import { delay, waitFor } from './support/harness.js';
 import { openSubscriber, type TransportSubscriber } from './support/transport-subscriber.js';
 
@@ -111,5 +112,34 @@ describe('nodes on a Redis Cluster', { skip: noRedis, timeout: 120_000 }, () => 
     await delay(300);
     assert.deepEqual(ids(second.messages).sort(), [...later].sort());
     assert.deepEqual(second.gaps, []);
+  });
+
+  it('resumes SSE and WebSocket from a cursor taken between the copies of a message on two shards, without repeating it', async () => {
+    const [a, b] = nodes as [SpawnedServer, SpawnedServer];
+    for (const transport of ['sse', 'websocket'] as const) {
+      const user = `split-${transport}`;
+      // A topic on another shard than the user's channel: a message to both is stored, and told, by each shard.
+      const userShard = await shardOf(cluster, `user:${user}`);
+      let topic = '';
+      for (let n = 0; topic === ''; n++) if ((await shardOf(cluster, `topic:t${n}`)) !== userShard) topic = `t${n}`;
+      const sid = await createToken({ secret, user, topics: [topic] });
+      const channels = [`topic:${topic}`];
+      const first = openSubscriber(transport, a.url, { sid, channels });
+      cleanups.push(() => first.close());
+      await first.ready();
+      const publisher = createPublisher({ url: b.url, publishKey });
+      const both = await publisher.publish([`user:${user}`, `topic:${topic}`], 1, 'both');
+      await first.waitForId(both);
+      // Sent when the first copy came: the other copy's channel still stands before it in this cursor.
+      const cursor = first.cursor;
+      await first.close();
+      const second = openSubscriber(transport, b.url, { sid, channels, cursor });
+      cleanups.push(() => second.close());
+      await second.ready();
+      const next = await publisher.publish(`user:${user}`, 1, 'next');
+      await second.waitForId(next);
+      await delay(200);
+      assert.deepEqual(ids(second.messages), [next], `${transport}: the message is not given again from its other copy`);
+    }
   });
 });

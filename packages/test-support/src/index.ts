@@ -1,4 +1,5 @@
 export { browserSkipReason, chromiumPath, launchChromium } from './chromium.js';
+export { faketimeBinary, faketimeSkipReason, faketimeWrapper } from './faketime.js';
 export { type HttpPoller, type HttpPollerOptions, startHttpPoller } from './http-poller.js';
 export {
   type RedisClusterInstance,
@@ -13,4 +14,4 @@ export {
 export { type RedisReply, redisCommand } from './redis-wire.js';
 export { cliPath, type SpawnedServer, type SpawnOptions, spawnServer } from './spawn-server.js';
 export { type SseEvent, SseParser } from './sse-parser.js';
-export { startTcpBalancer, type TcpBalancer } from './tcp-balancer.js';
+export { startTcpBalancer, type TcpBalancer, type TcpBalancerOptions } from './tcp-balancer.js';

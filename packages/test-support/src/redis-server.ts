@@ -29,6 +29,10 @@ export interface RedisInstance {
   kill(): Promise<void>;
   /** Starts it again (stopping it first if it runs) on the same port, dir and options; resolves once it has loaded its data. */
   restart(): Promise<void>;
+  /** SIGSTOP: the process freezes with its connections open, as a Redis stalled by the machine does. */
+  pause(): void;
+  /** SIGCONT after `pause()`. */
+  resume(): void;
 }
 
 export interface RedisClusterInstance {
@@ -152,6 +156,8 @@ function hasExited({ child }: Launched): boolean {
 /** Signals the process and waits for it to exit; a SIGTERM that is ignored for 10 s becomes SIGKILL. */
 async function terminate(launched: Launched, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
   if (hasExited(launched)) return;
+  // A paused process would keep a SIGTERM pending until it runs again.
+  launched.child.kill('SIGCONT');
   launched.child.kill(signal);
   const timer = setTimeout(() => launched.child.kill('SIGKILL'), 10_000);
   await launched.exited;
@@ -244,6 +250,12 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisInsta
     async kill() {
       await terminate(current, 'SIGKILL');
     },
+    pause() {
+      if (!hasExited(current)) current.child.kill('SIGSTOP');
+    },
+    resume() {
+      if (!hasExited(current)) current.child.kill('SIGCONT');
+    },
     async restart() {
       if (stopped) throw new Error('restart() after stop(): its dir is gone');
       await terminate(current, 'SIGTERM');
@@ -258,12 +270,16 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisInsta
   };
 }
 
-/** `masters` cluster nodes (at least 3, as redis-cli requires) with every slot assigned, no replicas. */
-export async function startRedisCluster(masters = 3): Promise<RedisClusterInstance> {
+/**
+ * `masters` cluster nodes (at least 3, as redis-cli requires) with every slot assigned, no replicas. `appendOnly`
+ * as for `startRedis`: a node then keeps its data across `kill()` and `restart()`; without it a restarted node
+ * comes back empty (its cluster configuration, `nodes.conf`, is kept either way).
+ */
+export async function startRedisCluster(masters = 3, options: Pick<RedisOptions, 'appendOnly'> = {}): Promise<RedisClusterInstance> {
   if (masters < 3) throw new Error('redis-cli --cluster create needs at least 3 masters');
   const cli = redisCliBinary();
   if (cli === undefined) throw new Error('redis-cli is not installed (Debian package redis-server brings it)');
-  const started = await Promise.allSettled(Array.from({ length: masters }, () => startRedis({ cluster: true })));
+  const started = await Promise.allSettled(Array.from({ length: masters }, () => startRedis({ ...options, cluster: true })));
   const nodes = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   const stop = async () => {
     await Promise.all(nodes.map((node) => node.stop()));

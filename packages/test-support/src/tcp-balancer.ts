@@ -1,6 +1,7 @@
 // A TCP load balancer for tests of several pns nodes: round-robin over backends, skipping one that refuses
 // the connection (a killed node), as a real balancer does after its health check fails. No stickiness.
-// With one backend it is a link that a test can cut (a network partition) and heal.
+// With one backend it is a link that a test can cut (a network partition) and heal. It can also cut
+// connections after some bytes of the backend's answer (a proxy dropping connections mid-response).
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
 export interface TcpBalancer {
@@ -9,18 +10,29 @@ export interface TcpBalancer {
   port: number;
   /** Connections handed to each backend port so far. */
   counts(): ReadonlyMap<number, number>;
+  /** Connections cut by `cutAfterBytes` so far. */
+  cuts(): number;
   /** A network partition: every open connection is cut, and new ones are reset, until `heal()`. */
   cut(): void;
   heal(): void;
   close(): Promise<void>;
 }
 
+export interface TcpBalancerOptions {
+  /**
+   * Called for each connection: after how many bytes from the backend to cut it (both sides, mid-response),
+   * or undefined to leave it whole. The bytes past that point are never forwarded to the client.
+   */
+  cutAfterBytes?: () => number | undefined;
+}
+
 /** Listens on a free loopback port and forwards each connection to the next backend that accepts it. */
-export async function startTcpBalancer(backendPorts: readonly number[]): Promise<TcpBalancer> {
+export async function startTcpBalancer(backendPorts: readonly number[], options: TcpBalancerOptions = {}): Promise<TcpBalancer> {
   let next = 0;
   const counts = new Map<number, number>(backendPorts.map((port) => [port, 0]));
   const sockets = new Set<Socket>();
   let partitioned = false;
+  let cuts = 0;
   const server: Server = createServer((client) => {
     if (partitioned) {
       client.resetAndDestroy();
@@ -51,7 +63,28 @@ export async function startTcpBalancer(backendPorts: readonly number[]): Promise
         upstream.once('close', () => client.destroy());
         client.once('close', () => upstream.destroy());
         client.pipe(upstream);
-        upstream.pipe(client);
+        const cutAt = options.cutAfterBytes?.();
+        if (cutAt === undefined) upstream.pipe(client);
+        else {
+          let forwarded = 0;
+          let cut = false;
+          upstream.on('end', () => client.end());
+          upstream.on('data', (chunk: Buffer) => {
+            if (cut) return; // the rest is dropped
+            const room = cutAt - forwarded;
+            forwarded += chunk.length;
+            if (chunk.length < room) {
+              client.write(chunk);
+              return;
+            }
+            cut = true;
+            // A clean end after part of an answer, as a proxy that gives up on its upstream sends; the upstream
+            // is dropped once that part is out (its close then closes the client).
+            cuts++;
+            upstream.pause();
+            client.end(chunk.subarray(0, room), () => upstream.destroy());
+          });
+        }
         client.resume();
       });
     };
@@ -64,6 +97,7 @@ export async function startTcpBalancer(backendPorts: readonly number[]): Promise
     url: `http://127.0.0.1:${port}`,
     port,
     counts: () => counts,
+    cuts: () => cuts,
     cut: () => {
       partitioned = true;
       for (const socket of sockets) socket.resetAndDestroy();

@@ -18,6 +18,8 @@ export class AdminStats {
     private readonly sampler: NodeSampler,
     private readonly board: NodeBoard,
     private readonly logger: Logger,
+    /** The clock the nodes share (Redis's): samples from several nodes are compared by it. */
+    private readonly now: () => number = Date.now,
   ) {}
 
   start(): void {
@@ -42,7 +44,7 @@ export class AdminStats {
     // Without the board (Redis away), this node still shows itself.
     let nodes = await this.board.list().catch(() => [] as NodeStats[]);
     if (own && !nodes.some((node) => node.node === own.node)) nodes = [...nodes, own].sort((a, b) => a.node.localeCompare(b.node));
-    const at = Date.now();
+    const at = this.now();
     return { at, nodes, total: totalOf(nodes, at) };
   }
 
@@ -56,7 +58,7 @@ export class AdminStats {
 
   private async sampleAndPost(): Promise<void> {
     try {
-      this.latest = await this.sampler.sample();
+      this.latest = await this.sampler.sample(this.now());
       await this.board.post(this.latest);
       if (this.postFailing) this.logger.info('node stats posted again');
       this.postFailing = false;

@@ -32,6 +32,8 @@ export interface RedisNodeBoardOptions {
   prefix: string;
   /** A node not heard from for this long is not shown (it stopped, or cannot reach Redis). */
   staleMs: number;
+  /** The clock the nodes stamp their samples with: Redis's (see redis-clock.ts). Default: this process's. */
+  now?: () => number;
 }
 
 /** Entries older than this are deleted by whichever node reads them. */
@@ -39,8 +41,9 @@ const forgetAfterMs = 60_000;
 
 /**
  * Nodes sharing a Redis post to one hash (`<prefix>:nodes`, a field per node), so any node can show all of
- * them. The hash expires when no node posts for a minute. Staleness is judged by the poster's clock: nodes
- * whose clocks differ by more than `staleMs` may appear or vanish wrongly.
+ * them. The hash expires when no node posts for a minute. Samples are stamped, and their staleness judged, by
+ * Redis's clock as each node measures it (`now`), so a node whose own clock is off is neither hidden from the
+ * others nor hides them, nor deletes their samples as a minute old.
  */
 export class RedisNodeBoard implements NodeBoard {
   private readonly key: string;
@@ -55,7 +58,7 @@ export class RedisNodeBoard implements NodeBoard {
 
   async list(): Promise<NodeStats[]> {
     const entries = await this.options.redis.hgetall(this.key);
-    const now = Date.now();
+    const now = (this.options.now ?? Date.now)();
     const live: NodeStats[] = [];
     const forgotten: string[] = [];
     for (const [node, json] of Object.entries(entries)) {

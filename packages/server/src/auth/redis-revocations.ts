@@ -11,6 +11,11 @@ export interface RedisRevocationsOptions {
   prefix: string;
   keepUserRevocationMs: number;
   onError(error: unknown): void;
+  /**
+   * The clock revocations are stamped and checked by: Redis's (see redis-clock.ts), so the node that revokes and
+   * the nodes that check agree whatever their own clocks say. Default: this process's.
+   */
+  now?: () => number;
 }
 
 /** Sets a field and lengthens the key's life to cover it (never shortens it). */
@@ -44,7 +49,7 @@ export class RedisRevocations implements Revocations {
   }
 
   async revoke(revocation: Revocation, sessionExpiresAt: number | undefined): Promise<void> {
-    const now = Date.now();
+    const now = (this.options.now ?? Date.now)();
     const notice: RevocationNotice =
       'sid' in revocation ? { user: revocation.user, sidDigest: sidDigest(revocation.sid) } : { user: revocation.user };
     const until =
@@ -58,7 +63,7 @@ export class RedisRevocations implements Revocations {
     const [user, sidUntil] = (await this.command(() =>
       this.options.redis.hmget(this.key(session.userId), 'user', `s:${sidDigest(sid)}`),
     )) as (string | null)[];
-    const now = Date.now();
+    const now = (this.options.now ?? Date.now)();
     if (user) {
       const [revokedAt, until] = user.split(':').map(Number);
       if ((until as number) > now && revokedByUser(session, revokedAt)) return true;

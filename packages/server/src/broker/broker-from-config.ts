@@ -11,6 +11,7 @@ import type { PnsMetrics } from '../ops/metrics.js';
 import type { Broker } from './broker.js';
 import { MemoryBroker } from './memory-broker.js';
 import { RedisBroker } from './redis-broker.js';
+import { RedisClock } from './redis-clock.js';
 import { connectRedis, createRedisClient, createRedisClients, createRedisSubscriber, type RedisClient } from './redis-connection.js';
 
 export interface Storage {
@@ -22,6 +23,11 @@ export interface Storage {
   nodeBoard: NodeBoard;
   /** Revoked sessions, seen by every node. */
   revocations: Revocations;
+  /**
+   * Now (epoch ms) on the clock the nodes share: Redis's (see redis-clock.ts), else this process's. For what
+   * compares times across nodes or with a message's `ts`; a session token's `exp` is judged by the node's own.
+   */
+  clock: () => number;
   /** Closes what the broker does not own (the session store's connection). */
   close(): Promise<void>;
 }
@@ -77,6 +83,7 @@ export async function storageFromConfig(
       clientPositions: new MemoryClientPositionStore({ maxEntries: config.clientPositions, ttlMs: positionLifetimeMs }),
       nodeBoard: new LocalNodeBoard(),
       revocations: new MemoryRevocations({ keepUserRevocationMs: config.revocationSeconds * 1000 }),
+      clock: Date.now,
     };
   }
   const clients = createRedisClients({ urls: config.redisUrl, cluster: config.redisCluster, connectionName: `pns-${process.pid}` });
@@ -94,6 +101,10 @@ export async function storageFromConfig(
     connectRedis(revocationSubscriber, 10_000),
   ]);
   if (!connected.every(Boolean)) logger.warn('redis not reachable yet: answering 503 BACKEND_UNAVAILABLE until it is');
+  const clock = new RedisClock(clients.redis);
+  await clock.measure();
+  // A skew this large shifts what the node judges by its own clock (session tokens' exp) against the others.
+  if (Math.abs(clock.skewMs) > 5000) logger.warn({ skewMs: clock.skewMs }, 'this node’s clock is far from Redis’s: check NTP');
   const broker = new RedisBroker({
     ...clients,
     cluster: config.redisCluster,
@@ -105,18 +116,28 @@ export async function storageFromConfig(
   metrics.countBrokerChannels(() => broker.stats().subscribedChannels);
   return {
     sessions,
-    close,
+    close: async () => {
+      clock.stop();
+      await close();
+    },
     broker,
-    clientPositions: new RedisClientPositionStore({ redis: clients.redis, prefix: config.redisPrefix, ttlMs: positionLifetimeMs }),
+    clientPositions: new RedisClientPositionStore({
+      redis: clients.redis,
+      prefix: config.redisPrefix,
+      ttlMs: positionLifetimeMs,
+      now: clock.now,
+    }),
     // Five missed samples: a node that stopped drops off the dashboard within seconds.
-    nodeBoard: new RedisNodeBoard({ redis: clients.redis, prefix: config.redisPrefix, staleMs: 5000 }),
+    nodeBoard: new RedisNodeBoard({ redis: clients.redis, prefix: config.redisPrefix, staleMs: 5000, now: clock.now }),
     revocations: new RedisRevocations({
       redis: clients.redis,
       subscriber: revocationSubscriber,
       prefix: config.redisPrefix,
       keepUserRevocationMs: config.revocationSeconds * 1000,
       onError,
+      now: clock.now,
     }),
+    clock: clock.now,
   };
 }
 

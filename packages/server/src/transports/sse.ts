@@ -55,6 +55,8 @@ async function openStream(
     channels: plan.channels,
     positions: plan.positions,
     gap: plan.gap,
+    // The ids its cursor says it was given: a copy of one of them still to come on another shard is not given again.
+    recentKeys: plan.recentKeys,
     oneShot: false,
     positionsPerEntry: true,
     expiresAt: plan.session.expiresAt,

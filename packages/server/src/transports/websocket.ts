@@ -78,6 +78,8 @@ async function upgrade(
       channels: plan.channels,
       positions: plan.positions,
       gap: plan.gap,
+      // The ids its cursor says it was given: a copy of one of them still to come on another shard is not given again.
+      recentKeys: plan.recentKeys,
       oneShot: false,
       expiresAt: plan.session.expiresAt,
       renewSession: async () => (await context.sessions.resolve(query.sid)).expiresAt,
