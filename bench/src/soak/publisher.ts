@@ -30,7 +30,7 @@ export class Publisher {
   private startedAt = 0;
   private due = 0;
   private inFlight = 0;
-  readonly counts = { requests: 0, batches: 0, messages: 0, failedRequests: 0, skippedMessages: 0 };
+  readonly counts = { requests: 0, batches: 0, messages: 0, failedRequests: 0, skippedMessages: 0, activeMs: 0 };
   readonly failures: string[] = [];
 
   constructor(
@@ -49,6 +49,7 @@ export class Publisher {
   async stop(timeoutMs = 15_000): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.counts.activeMs = now() - this.startedAt;
     const deadline = now() + timeoutMs;
     while (this.inFlight > 0 && now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
   }

@@ -54,6 +54,8 @@ export function buildReport(options: SoakOptions, run: SoakRun, startedAt: Date,
   const held = range(soak.map((sample) => sum(sample.held)));
   const lagP99 = soak.map((sample) => Math.max(0, sample.lagP99Ms - lagSampleMs));
   const lagMax = Math.max(0, ...soak.map((sample) => sample.lagMaxMs - lagSampleMs));
+  const others = range(soak.map((sample) => sample.othersOnServerCpu));
+  const gcMs = soak.reduce((total, sample) => total + sample.gcMs, 0);
   const warm = run.memory.afterWarmup.heapUsed;
   const end = run.memory.atEnd.heapUsed;
   const drift = (end - warm) / warm;
@@ -126,7 +128,7 @@ export function buildReport(options: SoakOptions, run: SoakRun, startedAt: Date,
     'held subscriptions during soak': `${held.min}–${held.max} (mean ${held.mean.toFixed(0)})`,
     'churn: left / new / returned': `${churn.leaves} / ${churn.newUsers - options.connections} / ${churn.returns} (${((churn.leaves / Math.max(1, run.phasesMs.warmup + run.phasesMs.soak)) * 60_000).toFixed(0)} a minute each way)`,
     'never came back': churn.neverReturned,
-    'published: messages / requests / batches': `${publishing.messages} / ${publishing.requests} / ${publishing.batches} (${(publishing.messages / ((run.phasesMs.warmup + run.phasesMs.soak) / 1000)).toFixed(0)} a second)`,
+    'published: messages / requests / batches': `${publishing.messages} / ${publishing.requests} / ${publishing.batches} (${(publishing.messages / Math.max(1, publishing.activeMs / 1000)).toFixed(0)} a second)`,
     'deliveries owed / delivered': `${d.owed} / ${d.delivered}`,
     'of them published while away / delivered on return': `${d.offlineOwed} / ${d.offlineDelivered}`,
     'in flight at a join or leave / received': `${d.inFlight} / ${d.inFlightReceived}`,
@@ -137,6 +139,9 @@ export function buildReport(options: SoakOptions, run: SoakRun, startedAt: Date,
     'RSS after warm-up / at end': `${mib(run.memory.afterWarmup.rss)} / ${mib(run.memory.atEnd.rss)}`,
     'event-loop lag p99: median / worst 5-s window': `${median(lagP99).toFixed(1)} / ${Math.max(0, ...lagP99).toFixed(1)} ms`,
     'event-loop lag max': `${lagMax.toFixed(1)} ms`,
+    'server CPU (mean of the soak)': pct(range(soak.map((sample) => sample.serverCpu)).mean),
+    'its core used by other processes: mean / max': `${pct(others.mean)} / ${pct(others.max)}`,
+    'GC during the soak': `${(gcMs / 1000).toFixed(1)} s (${pct(gcMs / Math.max(1, run.phasesMs.soak))})`,
     'client processes CPU': `${(run.clients.cpuMs / 1000).toFixed(0)} s (${((run.clients.cpuMs / run.phasesMs.total) * 100).toFixed(0)} % of a core)`,
     'soak minutes': soakMinutes.toFixed(2),
   };

@@ -11,7 +11,8 @@ import { ClientPool, type ClientStats } from './client-pool.js';
 import { type LedgerResult, SoakLedger } from './ledger.js';
 import { Population } from './population.js';
 import { Publisher } from './publisher.js';
-import { type MetricsSnapshot, SoakServer } from './server.js';
+import { labelled, type Sample, Sampler } from './sampler.js';
+import { SoakServer } from './server.js';
 
 export interface SoakOptions {
   minutes: number;
@@ -36,21 +37,7 @@ export const holdSeconds = 25;
 const repollDelayMs = 500;
 /** Deliveries to a client that leaves within this of a publish's answer are not owed (ledger.ts). */
 export const graceMs = 3000;
-const sampleEveryMs = 5000;
 const settleMs = 3000;
-
-export interface Sample {
-  /** Seconds since the ramp ended. */
-  t: number;
-  phase: 'warmup' | 'soak';
-  held: Record<string, number>;
-  open: number;
-  heapUsed: number;
-  rss: number;
-  /** The window's (since the previous scrape) event-loop delay p99 and max, ms, as /metrics reports them. */
-  lagP99Ms: number;
-  lagMaxMs: number;
-}
 
 /** After every client left: what the server still counts. */
 export interface LeftOver {
@@ -128,7 +115,8 @@ export async function runSoak(options: SoakOptions, log: (line: string) => void)
     const churn = new Churn(population, clients, options.connections, options.churnPerMinute);
     publisher.start();
     churn.start();
-    const sampler = new Sampler(server, samples, now());
+    const sampler = new Sampler(server, options.serverCpu, samples, now());
+    await sampler.restart();
     sampler.start('warmup');
     await bounded(sleep(options.warmupSeconds * 1000));
     await sampler.stop();
@@ -136,7 +124,7 @@ export async function runSoak(options: SoakOptions, log: (line: string) => void)
     log(`warm-up: ${options.warmupSeconds} s; heap after GC ${mib(afterWarmup.heapUsed)}; ${population.onlineCount} online`);
 
     // Soak. The scrape right after the forced GC starts a fresh event-loop window, so the GC's pause is not in it.
-    await server.metrics();
+    await sampler.restart();
     const soakStart = now();
     sampler.start('soak');
     const soakMs = options.minutes * 60_000;
@@ -186,48 +174,6 @@ export async function runSoak(options: SoakOptions, log: (line: string) => void)
   }
 }
 
-/** Scrapes /metrics every 5 s into `samples`. */
-class Sampler {
-  private timer: NodeJS.Timeout | undefined;
-  private phase: Sample['phase'] = 'warmup';
-  private pending: Promise<void> = Promise.resolve();
-
-  constructor(
-    private readonly server: SoakServer,
-    private readonly samples: Sample[],
-    private readonly origin: number,
-  ) {}
-
-  start(phase: Sample['phase']): void {
-    this.phase = phase;
-    this.timer = setInterval(() => {
-      this.pending = this.take().catch(() => undefined);
-    }, sampleEveryMs);
-  }
-
-  /** Stops, after one last sample (the end of the phase). */
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.pending;
-    await this.take();
-  }
-
-  private async take(): Promise<void> {
-    const metrics = await this.server.metrics();
-    this.samples.push({
-      t: Math.round((now() - this.origin) / 100) / 10,
-      phase: this.phase,
-      held: labelled(metrics, 'pns_held_connections', 'transport'),
-      open: metrics.get('pns_open_connections') ?? 0,
-      heapUsed: metrics.get('nodejs_heap_size_used_bytes') ?? 0,
-      rss: metrics.get('process_resident_memory_bytes') ?? 0,
-      lagP99Ms: (metrics.get('nodejs_eventloop_lag_p99_seconds') ?? 0) * 1000,
-      lagMaxMs: (metrics.get('nodejs_eventloop_lag_max_seconds') ?? 0) * 1000,
-    });
-  }
-}
-
 /** Waits until every held connection, hub entry and broker channel is gone; returns what is left then. */
 async function waitForZero(server: SoakServer, timeoutMs: number): Promise<LeftOver> {
   const deadline = now() + timeoutMs;
@@ -248,16 +194,6 @@ async function waitForZero(server: SoakServer, timeoutMs: number): Promise<LeftO
     if (zero || now() >= deadline) return leftOver;
     await sleep(250);
   }
-}
-
-/** `{label="x"} n` series of a metric as `{ x: n }`. */
-function labelled(metrics: MetricsSnapshot, name: string, label: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [labels, value] of metrics.family(name)) {
-    const match = new RegExp(`${label}="([^"]*)"`).exec(labels);
-    if (match?.[1] !== undefined) out[match[1]] = value;
-  }
-  return out;
 }
 
 async function waitForLogging(
