@@ -3,7 +3,7 @@
  * figures as a table for the terminal, and all of it, samples included, as JSON.
  */
 import type { Machine } from '../report.js';
-import { driverConnections, mib, type SoakOptions, type SoakRun } from './run.js';
+import { driverConnections, maxInFlight, mib, type SoakOptions, type SoakRun } from './run.js';
 
 /**
  * pns samples its event loop every 100 ms (packages/server/src/ops/metrics.ts), and Node's
@@ -108,7 +108,7 @@ export function buildReport(options: SoakOptions, run: SoakRun, startedAt: Date,
       name: 'publishes acknowledged',
       ok: publishing.failedRequests === 0 && publishing.skippedMessages === 0,
       detail:
-        `${d.acknowledged} of ${d.published} messages acknowledged; ${publishing.failedRequests} requests failed, ${publishing.skippedMessages} messages skipped (32 requests in flight)` +
+        `${d.acknowledged} of ${d.published} messages acknowledged; ${publishing.failedRequests} requests failed, ${publishing.skippedMessages} messages skipped (${maxInFlight} requests in flight)` +
         (run.publisher.failures.length ? `: ${run.publisher.failures.join('; ')}` : ''),
     },
     {
