@@ -33,7 +33,7 @@ interface StreamState {
   endReason: string | undefined;
 }
 
-const openSse: OpenStream = (request, events) => {
+export const openSse: OpenStream = (request, events) => {
   const { server, query, cursor, localAddress, idleTimeoutMs } = request;
   let closing = false;
   let done = false;

@@ -36,8 +36,8 @@ export type OpenStream = (request: StreamRequest, events: StreamEvents) => { clo
 /** Failed first connections after which `subscribe()` gives up. */
 const startAttempts = 3;
 
-class StreamSubscriber {
-  private cursor: string | undefined;
+/** One subscriber's connection and its reconnects (also used alone by the soak test, src/soak). */
+export class StreamSubscriber {
   private connection: { close(): void } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -46,10 +46,17 @@ class StreamSubscriber {
   private resolveStart: () => void = () => {};
   private rejectStart: (error: Error) => void = () => {};
 
+  /** `cursor`: where to resume (a returning client's last position); undefined: from now. */
   constructor(
     private readonly open: OpenStream,
     private readonly subscription: PnsSubscription,
+    private cursor?: string,
   ) {}
+
+  /** The cursor after the last message received (or the one it started from). */
+  get position(): string | undefined {
+    return this.cursor;
+  }
 
   /** Resolves once a connection is live (so a message published after it must arrive); rejects after 3 failed tries. */
   start(): Promise<void> {

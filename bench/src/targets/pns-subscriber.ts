@@ -18,13 +18,22 @@ import {
 
 type Done = (error: Error | undefined, retryAfterMs?: number) => void;
 
-class Poller {
+/** What the soak test (src/soak) asks of a poller beyond the bench's defaults. */
+export interface PollerOptions {
+  /** Where to resume: a returning client's last cursor. Default: from now. */
+  cursor?: string;
+  /** Wait after an answer before polling again: the seed client's 500 ms. Default 0 (at once). */
+  repollDelayMs?: number;
+}
+
+export class Poller {
   /**
    * One keep-alive agent per subscriber: an agent keeps its sockets in arrays it searches on every
    * request, so one agent shared by 15,000 subscribers spends more time there than on HTTP.
    */
   private readonly agent: http.Agent;
-  private cursor = '';
+  private cursor: string;
+  private readonly repollDelayMs: number;
   private request: http.ClientRequest | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -35,8 +44,10 @@ class Poller {
   private readonly settings: PnsClientSettings;
   private readonly onMessage: (payload: BenchPayload) => void;
 
-  constructor(subscription: PnsSubscription) {
+  constructor(subscription: PnsSubscription, options: PollerOptions = {}) {
     const { server, query, settings, onMessage } = subscription;
+    this.cursor = options.cursor ?? '';
+    this.repollDelayMs = options.repollDelayMs ?? 0;
     this.server = server;
     this.basePath = `/pns/poll?${query}`;
     this.settings = settings;
@@ -68,6 +79,11 @@ class Poller {
     });
   }
 
+  /** The cursor of the last answer (or the one it started from); undefined before the first answer. */
+  get position(): string | undefined {
+    return this.cursor || undefined;
+  }
+
   close(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
@@ -81,7 +97,8 @@ class Poller {
       if (this.closed) return;
       if (!error) {
         this.failures = 0;
-        this.next();
+        if (this.repollDelayMs > 0) this.timer = setTimeout(() => this.next(), this.repollDelayMs);
+        else this.next();
         return;
       }
       this.settings.reportError(errorKind(error));

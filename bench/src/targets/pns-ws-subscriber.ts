@@ -13,7 +13,7 @@ import { type OpenStream, pnsStreamFactory } from './pns-stream.js';
 /** Frames larger than this are not pns's (a poll answer of a bench message is a few hundred bytes). */
 const maxFrameBytes = 16 << 20;
 
-const openWs: OpenStream = (request, events) => {
+export const openWs: OpenStream = (request, events) => {
   const { server, query, cursor, localAddress, idleTimeoutMs } = request;
   const url = `ws://${server.host}/pns/ws?${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
   const socket = new WebSocket(url, {

@@ -49,7 +49,8 @@ export class PnsServer implements PnsPublishing {
 
   constructor(
     readonly url: string,
-    private readonly child: ChildProcess,
+    /** The `pns serve` process (with an IPC channel when started with `ipc`). */
+    readonly child: ChildProcess,
   ) {
     process.once('exit', this.killOnExit);
   }
@@ -124,8 +125,20 @@ function forwardOutput(child: ChildProcess): () => string {
   return () => tail;
 }
 
+/** How the server process itself is run, beyond pns's flags (the soak test's needs: src/soak). */
+export interface PnsProcessOptions {
+  /** Node.js flags before the pns command, e.g. `--expose-gc` and an `--import` preload. */
+  nodeArgs?: readonly string[];
+  /** Opens an IPC channel to the process (`server.child.send`). */
+  ipc?: boolean;
+}
+
 /** Starts `pns serve` pinned to `options.cpu`, with `extraArgs` after the bench's own; resolves once it is ready. */
-export async function startPns(options: TargetOptions, extraArgs: readonly string[] = []): Promise<PnsServer> {
+export async function startPns(
+  options: TargetOptions,
+  extraArgs: readonly string[] = [],
+  processOptions: PnsProcessOptions = {},
+): Promise<PnsServer> {
   const port = options.port ?? (await freePort());
   const hold = String(options.holdSeconds);
   const env: NodeJS.ProcessEnv = {};
@@ -136,8 +149,10 @@ export async function startPns(options: TargetOptions, extraArgs: readonly strin
   args.push('--publish-rate', '0');
   if (options.drainSeconds !== undefined) args.push('--drain-seconds', String(options.drainSeconds));
   args.push(...extraArgs);
-  const { command, args: argv } = pinnedCommand(options.cpu, [process.execPath, cliPath, ...args, '--log-level', 'warn']);
-  const child = spawn(command, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const node = [process.execPath, ...(processOptions.nodeArgs ?? [])];
+  const { command, args: argv } = pinnedCommand(options.cpu, [...node, cliPath, ...args, '--log-level', 'warn']);
+  const stdio: ('ignore' | 'pipe' | 'ipc')[] = ['ignore', 'pipe', 'pipe', ...(processOptions.ipc ? (['ipc'] as const) : [])];
+  const child = spawn(command, argv, { env, stdio });
   const output = forwardOutput(child);
   const url = `http://127.0.0.1:${port}`;
   const server = new PnsServer(url, child);

@@ -89,6 +89,7 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
       },
     },
   );
+  metrics.countHubEntries(() => hub.stats());
   const rawRoutes = new RawRoutes({
     logger,
     corsOrigins: config.corsOrigins,

@@ -25,10 +25,18 @@ describe('operations', { timeout: 60_000 }, () => {
       await waitFor(() => t.server.hub.stats().subscriptions === 1, 5000, 'held poll');
       const during = (await request(`${t.url}/metrics`)).text;
       assert.match(during, /pns_held_connections\{transport="longpoll"\} 1/);
+      assert.match(during, /pns_hub_entries\{kind="subscriptions"\} 1/);
+      assert.match(during, /pns_hub_entries\{kind="users"\} 1/);
+      assert.match(during, /pns_broker_channels 1/);
       await t.publish({ to: 'user:m1', type: 70 });
       await held;
       const text = (await request(`${t.url}/metrics`)).text;
       assert.match(text, /pns_held_connections\{transport="longpoll"\} 0/);
+      // Everything the hub and the broker tracked for the poll is gone with it.
+      for (const kind of ['subscriptions', 'channels', 'sessions', 'users', 'addresses']) {
+        assert.match(text, new RegExp(`pns_hub_entries\\{kind="${kind}"\\} 0`));
+      }
+      assert.match(text, /pns_broker_channels 0/);
       assert.match(text, /pns_polls_total\{outcome="message"\} 1/);
       assert.match(text, /pns_messages_published_total 1/);
       assert.match(text, /pns_messages_delivered_total\{transport="longpoll"\} 1/);

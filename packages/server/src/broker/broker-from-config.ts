@@ -72,14 +72,16 @@ export async function storageFromConfig(
     await sessionRedis?.quit().catch(() => undefined);
   };
   if (config.redisUrl.length === 0) {
+    const broker = new MemoryBroker({
+      retentionCount: config.retentionCount,
+      memoryBudgetBytes: config.memoryMb * 1024 * 1024,
+      channelIdleMs: positionLifetimeMs,
+    });
+    metrics.countBrokerChannels(() => broker.stats().subscribedChannels);
     return {
       sessions,
       close,
-      broker: new MemoryBroker({
-        retentionCount: config.retentionCount,
-        memoryBudgetBytes: config.memoryMb * 1024 * 1024,
-        channelIdleMs: positionLifetimeMs,
-      }),
+      broker,
       clientPositions: new MemoryClientPositionStore({ maxEntries: config.clientPositions, ttlMs: positionLifetimeMs }),
       nodeBoard: new LocalNodeBoard(),
       revocations: new MemoryRevocations({ keepUserRevocationMs: config.revocationSeconds * 1000 }),

@@ -200,6 +200,8 @@ export class MemoryBroker implements Broker {
     retainedMessages: number;
     retainedBytes: number;
     listeners: number;
+    /** Channels with at least one listener (what `pns_broker_channels` shows). */
+    subscribedChannels: number;
     idempotencyRecords: number;
     /** Entries the memory-budget queue still references (live or awaiting compaction). */
     budgetQueueEntries: number;
@@ -213,6 +215,7 @@ export class MemoryBroker implements Broker {
       retainedMessages,
       retainedBytes: this.retainedBytes,
       listeners,
+      subscribedChannels: this.listeners.size,
       idempotencyRecords: this.idempotency.size,
       budgetQueueEntries: this.budgetQueue.length - this.budgetQueueStart,
     };

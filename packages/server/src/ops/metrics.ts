@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { HubStats } from '../hub/hub.js';
 
 /**
  * How often the event-loop lag is sampled. prom-client's 10 ms default wakes an idle server 100 times a
@@ -58,10 +59,27 @@ export class PnsMetrics {
   private brokerChannelCount: () => number = () => 0;
   readonly brokerChannels: Gauge = new Gauge({
     name: 'pns_broker_channels',
-    help: 'Channels this process listens to in its broker (with Redis: its pub/sub subscriptions, lingering ones included).',
+    help: 'Channels this process listens to in its broker (in memory: channels with a listener; with Redis: its pub/sub subscriptions, lingering ones included).',
     registers: [this.registry],
     collect: (): void => {
       this.brokerChannels.set(this.brokerChannelCount());
+    },
+  });
+
+  private hubStats: () => HubStats | undefined = () => undefined;
+  /**
+   * What the hub tracks, read at each scrape. Each kind must come back to zero when every client has gone,
+   * so an operator (and the soak test, bench/src/soak) sees a leak here before it shows as memory.
+   */
+  readonly hubEntries: Gauge<'kind'> = new Gauge({
+    name: 'pns_hub_entries',
+    help: 'What the hub tracks on this process: subscriptions, and the channels, sessions, users and client addresses that have one.',
+    labelNames: ['kind'],
+    registers: [this.registry],
+    collect: (): void => {
+      const stats = this.hubStats();
+      if (!stats) return;
+      for (const [kind, count] of Object.entries(stats)) this.hubEntries.set({ kind }, count);
     },
   });
 
@@ -73,6 +91,11 @@ export class PnsMetrics {
   /** Where `pns_broker_channels` comes from, read at each scrape. */
   countBrokerChannels(count: () => number): void {
     this.brokerChannelCount = count;
+  }
+
+  /** Where `pns_hub_entries` comes from, read at each scrape. */
+  countHubEntries(stats: () => HubStats): void {
+    this.hubStats = stats;
   }
 
   async render(): Promise<string> {
