@@ -9,6 +9,7 @@ import { opsPaths } from '../ops/ops-routes.js';
 import { toPnsError, writeRawError } from './errors.js';
 import type { RawRoutes } from './raw-routes.js';
 import { admissionRefusal, closesConnection, isUnexpected, redactUrl, requestLogLevel } from './request-rules.js';
+import { PnsIncomingMessage } from './upgrade-offer.js';
 
 export interface AppOptions {
   config: ServerConfig;
@@ -55,7 +56,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: config.maxBodyBytes,
     serverFactory: (frameworkHandler) => {
       // Node would answer a request without Host with an empty 400; let it through to a catalog answer instead.
-      const server = http.createServer({ requireHostHeader: false }, (request, response) => {
+      const server = http.createServer({ requireHostHeader: false, IncomingMessage: PnsIncomingMessage }, (request, response) => {
         if (!rawRoutes.dispatch(request, response)) frameworkHandler(request, response);
       });
       server.keepAliveTimeout = config.keepAliveSeconds * 1000;
