@@ -69,4 +69,43 @@ describe('hostile headers', { timeout: 30_000 }, () => {
       assert.equal(assertCatalogError(answer, 'websocket upgrade on /pns/poll').errorCode, 'NOT_FOUND');
     });
   });
+
+  describe('#Expect other than 100-continue', () => {
+    for (const expect of ['', 'foo', '200-ok', 'x'.repeat(100)]) {
+      it(`serves a poll, a publish and a health check with Expect: ${JSON.stringify(expect.slice(0, 10))}`, async () => {
+        const host: [string, string] = ['Host', '127.0.0.1'];
+        const poll = await rawExchange(base, requestHead(`GET /pns/poll?sid=${sid}&hold=0 HTTP/1.1`, [host, ['Expect', expect]]));
+        assert.equal(poll.answer?.status, 200, poll.answer?.text);
+        const health = await rawExchange(base, requestHead('GET /healthz HTTP/1.1', [host, ['Expect', expect]]));
+        assert.equal(health.answer?.status, 200, health.answer?.text);
+        const body = JSON.stringify({ to: 'user:headers', type: 1 });
+        const publish = await rawExchange(
+          base,
+          requestHead('POST /pns/publish HTTP/1.1', [
+            host,
+            ['Expect', expect],
+            ['Authorization', `Bearer ${t.config.publishKey}`],
+            ['Content-Type', 'application/json'],
+            ['Content-Length', String(body.length)],
+          ]) + body,
+        );
+        assert.equal(publish.answer?.status, 200, publish.answer?.text);
+      });
+    }
+
+    it('still answers Expect: 100-continue with 100 Continue before the answer', async () => {
+      const body = JSON.stringify({ to: 'user:headers', type: 1 });
+      const { answer } = await rawExchange(
+        base,
+        requestHead('POST /pns/publish HTTP/1.1', [
+          ['Host', '127.0.0.1'],
+          ['Expect', '100-continue'],
+          ['Authorization', `Bearer ${t.config.publishKey}`],
+          ['Content-Type', 'application/json'],
+          ['Content-Length', String(body.length)],
+        ]) + body,
+      );
+      assert.equal(answer?.status, 100);
+    });
+  });
 });

@@ -55,10 +55,14 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.maxBodyBytes,
     serverFactory: (frameworkHandler) => {
-      // Node would answer a request without Host with an empty 400; let it through to a catalog answer instead.
-      const server = http.createServer({ requireHostHeader: false, IncomingMessage: PnsIncomingMessage }, (request, response) => {
+      const serve: http.RequestListener = (request, response) => {
         if (!rawRoutes.dispatch(request, response)) frameworkHandler(request, response);
-      });
+      };
+      // Node would answer a request without Host with an empty 400; let it through to a catalog answer instead.
+      const server = http.createServer({ requireHostHeader: false, IncomingMessage: PnsIncomingMessage }, serve);
+      // Node answers an Expect other than 100-continue itself, with an empty 417 outside the catalog. HTTP lets a
+      // server ignore an expectation it does not know (RFC 9110 section 10.1.1): the request is served as usual.
+      server.on('checkExpectation', serve);
       server.keepAliveTimeout = config.keepAliveSeconds * 1000;
       // Limits how long a client may take to send its request (a slow publish body), not how long
       // a held poll waits for its answer.

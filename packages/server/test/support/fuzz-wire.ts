@@ -24,8 +24,8 @@ export function parseAnswer(bytes: Buffer): { answer: Answer; rest: Buffer } | u
   const head = parseHead(bytes);
   if (!head) return undefined;
   const { status, headers, bodyStart } = head;
-  // A 101 has no body: what follows is the upgraded protocol.
-  const length = status === 101 ? 0 : Number(headers['content-length'] ?? Number.NaN);
+  // A 1xx has no body: a 101 is followed by the upgraded protocol, a 100 by the final answer.
+  const length = status < 200 ? 0 : Number(headers['content-length'] ?? Number.NaN);
   if (!Number.isInteger(length)) return undefined; // a stream: see `rawStream`
   if (bytes.length < bodyStart + length) return undefined;
   const text = bytes.subarray(bodyStart, bodyStart + length).toString('utf8');
