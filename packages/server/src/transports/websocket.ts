@@ -40,6 +40,11 @@ export function createWebSocketTransport(): Transport {
   return {
     name: 'websocket',
     register(context: TransportContext): void {
+      // ws answers a handshake it cannot accept (a bad Sec-WebSocket-Key, Version or Protocol, an Upgrade that
+      // is not only `websocket`) with a text/html 400 of its own; with a listener, it hands the socket over.
+      server.on('wsClientError', (error, socket, request) => {
+        context.rawRoutes.failUpgrade(request, socket, new PnsError('BAD_REQUEST', `Invalid WebSocket handshake: ${error.message}.`));
+      });
       context.rawRoutes.upgrade('/pns/ws', (request, socket, head, query) =>
         upgrade(context, server, sockets, request, socket, head, query),
       );
