@@ -165,6 +165,35 @@ describe('GET /pns/ws', { timeout: 30_000 }, () => {
       assert.equal((JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { errorCode: string }).errorCode, 'METHOD_NOT_ALLOWED');
     });
 
+    it('sends the 1009 close frame to a client still sending a frame over 1 KiB, rather than a reset (found by fuzz-streams)', async () => {
+      const sid = await t.token('ws-too-big');
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const socket = net.connect(Number(new URL(t.url).port), '127.0.0.1');
+        let received = Buffer.alloc(0);
+        socket.on('data', (chunk: Buffer) => {
+          received = Buffer.concat([received, chunk]);
+        });
+        const closed = new Promise<string | undefined>((resolve) => {
+          socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code));
+          socket.on('close', () => resolve(undefined));
+        });
+        socket.write(
+          `GET /pns/ws?sid=${sid} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+            'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+        );
+        await waitFor(() => received.includes('\r\n\r\n'), 5000, 'the 101');
+        // A masked binary frame announcing and carrying 4 MiB: ws refuses it from its header on, while most of it is
+        // still unread. The client waits for the server to close.
+        const head = Buffer.from([0x82, 0x80 | 127, 0, 0, 0, 0, 0, 0x40, 0, 0, 1, 2, 3, 4]);
+        socket.write(head);
+        for (let i = 0; i < 64; i++) socket.write(Buffer.alloc(1 << 16));
+        assert.equal(await closed, undefined, `attempt ${attempt}: the connection was reset (and a client may lose the close frame)`);
+        const frames = received.subarray(received.indexOf('\r\n\r\n') + 4);
+        const close = frames.indexOf(Buffer.from([0x88, 0x02, 0x03, 0xf1]));
+        assert.ok(close >= 0, `attempt ${attempt}: no 1009 close frame in ${frames.toString('hex').slice(0, 200)}`);
+      }
+    });
+
     it('refuses an upgrade on any other path with NOT_FOUND', async () => {
       await assert.rejects(connect(`${t.url.replace('http:', 'ws:')}/pns/poll?sid=x`), (error: { status: number; body: string }) => {
         assert.equal(error.status, 404);

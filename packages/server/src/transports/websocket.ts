@@ -108,7 +108,11 @@ class SocketSubscriber implements SubscriberSink {
     socket.on('pong', () => {
       this.alive = true;
     });
-    socket.on('error', () => socket.terminate());
+    // ws reports a client's protocol violation (a frame over the size limit, bad UTF-8, a reserved opcode) here,
+    // once it has sent the close frame with its code and ended the socket; it destroys the socket itself if the
+    // client never closes. Terminating here reset the connection over the client's unread bytes, and the client
+    // lost the close frame (the documented 1009).
+    socket.on('error', () => this.closed());
     socket.on('close', () => this.closed());
   }
 
