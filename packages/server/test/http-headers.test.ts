@@ -108,4 +108,42 @@ describe('hostile headers', { timeout: 30_000 }, () => {
       assert.equal(answer?.status, 100);
     });
   });
+
+  describe('#OPTIONS that is not a CORS preflight, with PNS_CORS_ORIGINS set', () => {
+    let cors: TestServer;
+    before(async () => {
+      cors = await startTestServer({ corsOrigins: 'https://app.example' });
+    });
+    after(() => cors.close());
+
+    for (const [name, headers] of [
+      ['no Origin, no Access-Control-Request-Method', []],
+      ['no Access-Control-Request-Method', [['Origin', 'https://app.example']]],
+      ['no Origin', [['Access-Control-Request-Method', 'GET']]],
+    ] as [string, [string, string][]][]) {
+      it(`answers one with ${name} with BAD_REQUEST from the catalog (found by fuzz-streams)`, async () => {
+        for (const path of ['/pns/poll', '/pns/ws', '/pns/publish', '/nowhere']) {
+          const { answer } = await rawExchange(
+            new URL(cors.url),
+            requestHead(`OPTIONS ${path} HTTP/1.1`, [['Host', '127.0.0.1'], ...headers]),
+          );
+          assert.ok(answer);
+          assert.equal(assertCatalogError(answer, `OPTIONS ${path}`).errorCode, 'BAD_REQUEST');
+        }
+      });
+    }
+
+    it('still answers a preflight with 204 and the CORS headers', async () => {
+      const { answer } = await rawExchange(
+        new URL(cors.url),
+        requestHead('OPTIONS /pns/poll HTTP/1.1', [
+          ['Host', '127.0.0.1'],
+          ['Origin', 'https://app.example'],
+          ['Access-Control-Request-Method', 'GET'],
+        ]),
+      );
+      assert.equal(answer?.status, 204);
+      assert.equal(answer.headers['access-control-allow-origin'], 'https://app.example');
+    });
+  });
 });

@@ -96,6 +96,21 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     routeMethods.set(route.url, [...(routeMethods.get(route.url) ?? []), ...methods]);
   });
 
+  if (config.corsOrigins.length > 0) {
+    // The CORS plugin answers an OPTIONS request that is not a whole preflight (no Origin, or no
+    // Access-Control-Request-Method) with a text/plain 400 of its own; this hook, added first, runs first. It
+    // answers by itself: the plugin's OPTIONS route predates the error handler below, so a throw would not reach it.
+    app.addHook('onRequest', async (request, reply) => {
+      if (request.method === 'OPTIONS' && (!request.headers.origin || !request.headers['access-control-request-method'])) {
+        sendError(
+          reply,
+          new PnsError('BAD_REQUEST', 'An OPTIONS request must be a CORS preflight, with Origin and Access-Control-Request-Method.'),
+        );
+        return reply;
+      }
+    });
+  }
+
   // Registered before the hooks below, whose refusals (OVERLOADED, SHUTTING_DOWN) a browser on another
   // origin must be able to read, Retry-After included; otherwise it sees a network error.
   await app.register(cors, {
