@@ -82,6 +82,22 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     routerOptions: { ignoreDuplicateSlashes: false },
   });
 
+  // JSON is UTF-8 (RFC 8259). Fastify's parser decodes a body leniently, so a publish with bytes that are not UTF-8
+  // was stored with U+FFFD in their place: other data than was sent. The same parser, fed strictly.
+  const json = app.getDefaultJsonParser('error', 'error');
+  const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string;
+    try {
+      text = utf8.decode(body as Buffer);
+    } catch {
+      done(new PnsError('BAD_REQUEST', 'The body is not valid UTF-8.'), undefined);
+      return;
+    }
+    json(request, text, done);
+  });
+
   /** Paths and their methods, for 405 answers. */
   const routeMethods = new Map<string, string[]>(rawRoutes.paths().map((path) => [path, ['GET']]));
   // CONNECT never reaches a route: Node hands it to this event, or closes the socket without a word.
