@@ -10,6 +10,8 @@ export interface SpawnedServer {
   child: ChildProcess;
   /** Everything the process wrote to stdout so far. */
   output(): string;
+  /** Everything the process wrote to stderr so far (Node's own warnings land here). */
+  errors(): string;
   /** SIGTERM (graceful drain); resolves with the exit code. SIGKILL after `killAfterMs`. */
   stop(killAfterMs?: number): Promise<number | null>;
 }
@@ -59,7 +61,7 @@ export function spawnServer(options: SpawnOptions = {}): Promise<SpawnedServer> 
       const url = /"msg":"pns listening"/.test(out) ? /"url":"(http:[^"]+)"/.exec(out)?.[1] : undefined;
       if (url) {
         clearTimeout(timer);
-        resolve({ url, port: Number(new URL(url).port), child, output: () => out, stop });
+        resolve({ url, port: Number(new URL(url).port), child, output: () => out, errors: () => errors, stop });
       }
     });
     void exited.then((code) => {
