@@ -114,6 +114,32 @@ export function rawExchange(
   });
 }
 
+/** The data of the whole chunks of a chunked body received so far (an open stream's last chunk may be cut). */
+export function dechunk(body: string): string {
+  const bytes = Buffer.from(body, 'utf8');
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (;;) {
+    const lineEnd = bytes.indexOf('\r\n', at);
+    if (lineEnd < 0) break;
+    const size = Number.parseInt(bytes.subarray(at, lineEnd).toString('latin1'), 16);
+    if (!(size > 0) || bytes.length < lineEnd + 2 + size) break;
+    parts.push(bytes.subarray(lineEnd + 2, lineEnd + 2 + size));
+    at = lineEnd + 2 + size + 2;
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/** Server-Sent Events in a stream's text: each event's fields (the last of each name). */
+export function sseEvents(text: string): Record<string, string>[] {
+  return text
+    .split('\n\n')
+    .filter((block) => block.trim() !== '')
+    .map((block) =>
+      Object.fromEntries(block.split('\n').map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 2)])),
+    );
+}
+
 /** A request head from a request line and header pairs, sent as given (names, values and order). */
 export function requestHead(requestLine: string, headers: readonly (readonly [string, string])[]): string {
   return `${requestLine}\r\n${headers.map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n`;
