@@ -182,8 +182,9 @@ fuzzSuite('streams', (fuzz) => {
             const close = answers.find((frame) => frame.opcode === 8);
             if (close) {
               f.note(`close ${closeCode(close)}`);
-              // A client's own close is echoed with its code; otherwise the code says what the client broke.
-              const echoed = frames.some((frame) => frame.opcode === 8);
+              // A client's own close is echoed with its code; otherwise the code says what the client broke. After a
+              // frame that lies about its length, the bytes that follow are read as other frames, a close among them.
+              const echoed = frames.some((frame) => frame.opcode === 8 || frame.claimedLength !== undefined);
               assert.ok(echoed || [1002, 1007, 1009].includes(closeCode(close)), `${context}: close ${closeCode(close)}`);
               return;
             }

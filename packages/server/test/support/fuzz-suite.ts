@@ -173,12 +173,16 @@ export function fuzzSuite(endpoint: string, body: (fuzz: () => Fuzz) => void): v
           outcomes.clear();
           const replay = process.env.FUZZ_SEED === undefined ? {} : { seed: Number(process.env.FUZZ_SEED), path: process.env.FUZZ_PATH };
           await fc.assert(property, { numRuns, asyncReporter: shortReport, ...replay });
-          counts.push([name, numRuns]);
+          await assertHealthy(server);
           const tally = [...outcomes].map(([outcome, count]) => `${outcome}×${count}`).join(', ');
+          if (process.env.FUZZ_SEED !== undefined) {
+            process.stdout.write(`# fuzz ${endpoint} · ${name}: replayed FUZZ_SEED=${process.env.FUZZ_SEED} (${tally})\n`);
+            return;
+          }
+          counts.push([name, numRuns]);
           process.stdout.write(
             `# fuzz ${endpoint} · ${name}: ${numRuns} cases in ${Math.round(performance.now() - started)} ms (${tally})\n`,
           );
-          await assertHealthy(server);
         },
         async publish(to, data) {
           assert.ok(!to.some((channel) => channel.startsWith('user:iso.')), 'the isolation users get only the sentinels');
