@@ -92,4 +92,41 @@ describe('Hub', { timeout: 10_000 }, () => {
       await store.close();
     });
   });
+
+  describe('#expiry', () => {
+    it('keeps a stream whose session ends later than a timer can wait (found by fuzz-tokens: a 60-day token, exp 1e308)', async () => {
+      const store = broker();
+      const hub = new Hub(store, { pageLimit: 10, maxPerSession: 4 });
+      const warnings: string[] = [];
+      const onWarning = (warning: Error): void => {
+        warnings.push(warning.name);
+      };
+      process.on('warning', onWarning);
+      const recorders = [recorder(), recorder(), recorder()];
+      const ends = [Date.now() + 60 * 86_400_000, (1e308 + 30) * 1000, Date.now() + 50];
+      for (const [index, { sink }] of recorders.entries()) {
+        hub.open({
+          sessionKey: `s${index}`,
+          userId: `far-${index}`,
+          transport: 'test',
+          channels: [`user:far-${index}`],
+          positions: new Map([[`user:far-${index}`, await store.head(`user:far-${index}`)]]),
+          gap: false,
+          oneShot: false,
+          expiresAt: ends[index],
+          sink,
+        });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      process.off('warning', onWarning);
+      // Only the one that was due has ended; the far ones wait, without a timer that overflows and fires at once.
+      assert.deepEqual(
+        recorders.map((r) => r.ended),
+        [[], [], ['expired']],
+      );
+      assert.deepEqual(warnings, []);
+      await hub.drain(0);
+      await store.close();
+    });
+  });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startTestServer, type TestServer } from './support/harness.js';
+import { request } from './support/http-client.js';
 
 type Ids = { ids: string[] };
 type ErrorJson = { errorCode: string };
@@ -52,6 +53,25 @@ describe('POST /pns/publish', { timeout: 60_000 }, () => {
       assert.equal((await t.publish({ to: 'user:7', type: 1 })).status, 200);
       // Retention count 3 keeps the last three; absent data arrives as null.
       assert.deepEqual(await received(cursor), [null, [1, [2]], null]);
+    });
+  });
+
+  describe('#encoding', () => {
+    it('refuses a body that is not UTF-8, rather than storing U+FFFD in its place (found by fuzz-publish)', async () => {
+      const cursor = await cursorNow();
+      const headers = { authorization: `Bearer ${t.config.publishKey}`, 'content-type': 'application/json' };
+      for (const bytes of [[0xff], [0xc3, 0x28], [0xed, 0xa0, 0x80], [0xe2, 0x82]]) {
+        const body = Buffer.concat([Buffer.from('{"to":"topic:news","type":1,"data":"a'), Buffer.from(bytes), Buffer.from('b"}')]);
+        const answer = await request(`${t.url}/pns/publish`, { method: 'POST', headers, body });
+        assert.equal(answer.status, 400, JSON.stringify(bytes));
+        assert.equal((answer.json as ErrorJson).errorCode, 'BAD_REQUEST');
+      }
+      // UTF-8 beyond ASCII passes, with a byte order mark or without.
+      for (const prefix of ['', '\ufeff']) {
+        const body = Buffer.from(`${prefix}{"to":"topic:news","type":1,"data":"\u00e9\u{1F600}"}`, 'utf8');
+        assert.equal((await request(`${t.url}/pns/publish`, { method: 'POST', headers, body })).status, 200, JSON.stringify(prefix));
+      }
+      assert.deepEqual(await received(cursor), ['\u00e9\u{1F600}', '\u00e9\u{1F600}']);
     });
   });
 

@@ -41,6 +41,22 @@ function connect(url: string): Promise<Client> {
   });
 }
 
+/** Everything the server writes back to `request` on a fresh connection, until it closes it. */
+function rawAnswer(t: TestServer, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(new URL(t.url).port), '127.0.0.1');
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+    });
+    socket.on('close', () => resolve(text));
+    socket.on('error', reject);
+    socket.setTimeout(5000, () => socket.destroy(new Error(`no close within 5 s; got ${text.slice(0, 200)}`)));
+    socket.write(request);
+  });
+}
+
 /** Waits for the frame that says everything retained was sent, and returns its cursor. */
 async function ready(client: Client): Promise<string> {
   await waitFor(() => client.frames.length > 0, 5000, 'the first frame');
@@ -108,6 +124,74 @@ describe('GET /pns/ws', { timeout: 30_000 }, () => {
       }
       const answer = await fetch(`${t.url}/healthz`);
       assert.equal(answer.status, 200);
+    });
+
+    it('answers a handshake ws cannot accept from the catalog, not with ws’s text/html 400 (found by fuzz-streams)', async () => {
+      const sid = await t.token('ws-handshake');
+      const good: Record<string, string> = {
+        Host: 'x',
+        Connection: 'Upgrade',
+        Upgrade: 'websocket',
+        'Sec-WebSocket-Version': '13',
+        'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      };
+      const broken: Record<string, string>[] = [
+        { 'Sec-WebSocket-Key': 'short' },
+        { 'Sec-WebSocket-Version': '12' },
+        { 'Sec-WebSocket-Protocol': 'a b' },
+        { 'Sec-WebSocket-Protocol': 'chat, chat' },
+        { Upgrade: 'websocket, h2c' },
+      ];
+      for (const change of broken) {
+        const headers = Object.entries({ ...good, ...change }).map(([name, value]) => `${name}: ${value}\r\n`);
+        const answer = await rawAnswer(t, `GET /pns/ws?sid=${sid} HTTP/1.1\r\n${headers.join('')}\r\n`);
+        assert.match(answer, /^HTTP\/1\.1 400 BAD_REQUEST\r\n/, JSON.stringify(change));
+        assert.match(answer, /\r\nContent-Type: application\/json; charset=utf-8\r\n/);
+        const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { errorCode: string; message: string };
+        assert.equal(body.errorCode, 'BAD_REQUEST');
+        assert.match(body.message, /^Invalid WebSocket handshake: /);
+      }
+    });
+
+    it('answers an upgrade with another method than GET with METHOD_NOT_ALLOWED and Allow: GET', async () => {
+      const sid = await t.token('ws-method');
+      const answer = await rawAnswer(
+        t,
+        `POST /pns/ws?sid=${sid} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+          'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nContent-Length: 0\r\n\r\n',
+      );
+      assert.match(answer, /^HTTP\/1\.1 405 METHOD_NOT_ALLOWED\r\n/);
+      assert.match(answer, /\r\nAllow: GET\r\n/);
+      assert.equal((JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { errorCode: string }).errorCode, 'METHOD_NOT_ALLOWED');
+    });
+
+    it('sends the 1009 close frame to a client still sending a frame over 1 KiB, rather than a reset (found by fuzz-streams)', async () => {
+      const sid = await t.token('ws-too-big');
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const socket = net.connect(Number(new URL(t.url).port), '127.0.0.1');
+        let received = Buffer.alloc(0);
+        socket.on('data', (chunk: Buffer) => {
+          received = Buffer.concat([received, chunk]);
+        });
+        const closed = new Promise<string | undefined>((resolve) => {
+          socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code));
+          socket.on('close', () => resolve(undefined));
+        });
+        socket.write(
+          `GET /pns/ws?sid=${sid} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+            'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+        );
+        await waitFor(() => received.includes('\r\n\r\n'), 5000, 'the 101');
+        // A masked binary frame announcing and carrying 4 MiB: ws refuses it from its header on, while most of it is
+        // still unread. The client waits for the server to close.
+        const head = Buffer.from([0x82, 0x80 | 127, 0, 0, 0, 0, 0, 0x40, 0, 0, 1, 2, 3, 4]);
+        socket.write(head);
+        for (let i = 0; i < 64; i++) socket.write(Buffer.alloc(1 << 16));
+        assert.equal(await closed, undefined, `attempt ${attempt}: the connection was reset (and a client may lose the close frame)`);
+        const frames = received.subarray(received.indexOf('\r\n\r\n') + 4);
+        const close = frames.indexOf(Buffer.from([0x88, 0x02, 0x03, 0xf1]));
+        assert.ok(close >= 0, `attempt ${attempt}: no 1009 close frame in ${frames.toString('hex').slice(0, 200)}`);
+      }
     });
 
     it('refuses an upgrade on any other path with NOT_FOUND', async () => {

@@ -15,6 +15,8 @@ export interface SpawnedServer {
    * `faketime` forks the server and does not pass signals on.
    */
   signal(signal: NodeJS.Signals): void;
+  /** Everything the process wrote to stderr so far (Node's own warnings land here). */
+  errors(): string;
   /** SIGTERM (graceful drain); resolves with the exit code. SIGKILL after `killAfterMs`. */
   stop(killAfterMs?: number): Promise<number | null>;
 }
@@ -75,7 +77,7 @@ export function spawnServer(options: SpawnOptions = {}): Promise<SpawnedServer> 
       const url = /"msg":"pns listening"/.test(out) ? /"url":"(http:[^"]+)"/.exec(out)?.[1] : undefined;
       if (url) {
         clearTimeout(timer);
-        resolve({ url, port: Number(new URL(url).port), child, output: () => out, signal, stop });
+        resolve({ url, port: Number(new URL(url).port), child, output: () => out, errors: () => errors, signal, stop });
       }
     });
     void exited.then((code) => {

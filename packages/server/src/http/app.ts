@@ -9,6 +9,7 @@ import { opsPaths } from '../ops/ops-routes.js';
 import { toPnsError, writeRawError } from './errors.js';
 import type { RawRoutes } from './raw-routes.js';
 import { admissionRefusal, closesConnection, isUnexpected, redactUrl, requestLogLevel } from './request-rules.js';
+import { PnsIncomingMessage } from './upgrade-offer.js';
 
 export interface AppOptions {
   config: ServerConfig;
@@ -54,18 +55,23 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.maxBodyBytes,
     serverFactory: (frameworkHandler) => {
-      // Node would answer a request without Host with an empty 400; let it through to a catalog answer instead.
+      const serve: http.RequestListener = (request, response) => {
+        if (!rawRoutes.dispatch(request, response)) frameworkHandler(request, response);
+      };
       const requestTimeoutMs = config.requestTimeoutSeconds * 1000;
       const server = http.createServer(
         {
+          // Node would answer a request without Host with an empty 400; let it through to a catalog answer instead.
           requireHostHeader: false,
+          IncomingMessage: PnsIncomingMessage,
           // Node looks for requests past their timeout this often (30 s by default, however short the timeout).
           connectionsCheckingInterval: Math.min(30_000, Math.max(250, requestTimeoutMs / 4)),
         },
-        (request, response) => {
-          if (!rawRoutes.dispatch(request, response)) frameworkHandler(request, response);
-        },
+        serve,
       );
+      // Node answers an Expect other than 100-continue itself, with an empty 417 outside the catalog. HTTP lets a
+      // server ignore an expectation it does not know (RFC 9110 section 10.1.1): the request is served as usual.
+      server.on('checkExpectation', serve);
       server.keepAliveTimeout = config.keepAliveSeconds * 1000;
       // Limits how long a client may take to send its request (slowloris, a slow publish body), not how
       // long a held poll waits for its answer.
@@ -85,6 +91,22 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     routerOptions: { ignoreDuplicateSlashes: false },
   });
 
+  // JSON is UTF-8 (RFC 8259). Fastify's parser decodes a body leniently, so a publish with bytes that are not UTF-8
+  // was stored with U+FFFD in their place: other data than was sent. The same parser, fed strictly.
+  const json = app.getDefaultJsonParser('error', 'error');
+  const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string;
+    try {
+      text = utf8.decode(body as Buffer);
+    } catch {
+      done(new PnsError('BAD_REQUEST', 'The body is not valid UTF-8.'), undefined);
+      return;
+    }
+    json(request, text, done);
+  });
+
   /** Paths and their methods, for 405 answers. */
   const routeMethods = new Map<string, string[]>(rawRoutes.paths().map((path) => [path, ['GET']]));
   // CONNECT never reaches a route: Node hands it to this event, or closes the socket without a word.
@@ -98,6 +120,21 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     routeMethods.set(route.url, [...(routeMethods.get(route.url) ?? []), ...methods]);
   });
+
+  if (config.corsOrigins.length > 0) {
+    // The CORS plugin answers an OPTIONS request that is not a whole preflight (no Origin, or no
+    // Access-Control-Request-Method) with a text/plain 400 of its own; this hook, added first, runs first. It
+    // answers by itself: the plugin's OPTIONS route predates the error handler below, so a throw would not reach it.
+    app.addHook('onRequest', async (request, reply) => {
+      if (request.method === 'OPTIONS' && (!request.headers.origin || !request.headers['access-control-request-method'])) {
+        sendError(
+          reply,
+          new PnsError('BAD_REQUEST', 'An OPTIONS request must be a CORS preflight, with Origin and Access-Control-Request-Method.'),
+        );
+        return reply;
+      }
+    });
+  }
 
   // Registered before the hooks below, whose refusals (OVERLOADED, SHUTTING_DOWN) a browser on another
   // origin must be able to read, Retry-After included; otherwise it sees a network error.

@@ -42,16 +42,21 @@ function messageSchema(maxTtlSeconds: number) {
   });
 }
 
-/** True when `value` nests arrays/objects deeper than `limit` (checked without recursion). */
-export function nestsDeeperThan(value: unknown, limit: number): boolean {
+/**
+ * Why `data` cannot be stored as sent, if it cannot (checked without recursion): it nests arrays/objects deeper
+ * than `limit`, or it holds a number too large for a double. JSON.parse reads `1e400` as Infinity, which
+ * JSON.stringify writes as `null`: stored, it would reach clients as something else than was published.
+ */
+export function dataProblem(value: unknown, limit: number): string | undefined {
   const stack: [unknown, number][] = [[value, 1]];
   while (stack.length > 0) {
     const [item, depth] = stack.pop() as [unknown, number];
+    if (typeof item === 'number' && !Number.isFinite(item)) return 'holds a number too large to represent';
     if (item === null || typeof item !== 'object') continue;
-    if (depth > limit) return true;
+    if (depth > limit) return `nests deeper than ${limit} levels`;
     for (const child of Object.values(item)) stack.push([child, depth + 1]);
   }
-  return false;
+  return undefined;
 }
 
 /** `POST /pns/publish`: validates the whole batch, stores it, then answers the ids. */
@@ -76,11 +81,9 @@ export function registerPublishRoute(app: FastifyInstance, options: PublishRoute
       }
       const messages = Array.isArray(parsed.data) ? parsed.data : [parsed.data];
       const batch: PublishRequest[] = messages.map((message, index) => {
-        if (nestsDeeperThan(message.data, maxDataDepth)) {
-          throw new PnsError(
-            'BAD_REQUEST',
-            `Invalid message: ${Array.isArray(parsed.data) ? `${index}.` : ''}data nests deeper than ${maxDataDepth} levels`,
-          );
+        const problem = dataProblem(message.data, maxDataDepth);
+        if (problem !== undefined) {
+          throw new PnsError('BAD_REQUEST', `Invalid message: ${Array.isArray(parsed.data) ? `${index}.` : ''}data ${problem}`);
         }
         const channels = [...new Set(Array.isArray(message.to) ? message.to : [message.to])];
         const ttlSeconds = message.ttl ?? options.defaultTtlSeconds;

@@ -83,6 +83,11 @@ export class RawRoutes {
       fail(refusal);
       return;
     }
+    // A WebSocket handshake is a GET (RFC 6455 section 4.1); ws would refuse anything else outside the catalog.
+    if (request.method !== 'GET') {
+      this.failUpgrade(request, socket, new PnsError('METHOD_NOT_ALLOWED'), { Allow: 'GET' });
+      return;
+    }
     try {
       handler(request, socket, head, parseQueryString(search))?.catch(fail);
     } catch (error) {
@@ -91,7 +96,7 @@ export class RawRoutes {
   }
 
   /** Writes the catalog error for `error` as a plain HTTP answer on an upgrade's socket, and closes it. */
-  failUpgrade(request: IncomingMessage, socket: Duplex, error: unknown): void {
+  failUpgrade(request: IncomingMessage, socket: Duplex, error: unknown, extraHeaders: Record<string, string> = {}): void {
     const pnsError = toPnsError(error);
     if (isUnexpected(pnsError)) {
       this.options.logger.error({ err: error, url: redactUrl(request.url ?? ''), code: pnsError.code }, 'upgrade failed');
@@ -100,7 +105,7 @@ export class RawRoutes {
       socket.destroy();
       return;
     }
-    const headers: OutgoingHttpHeaders = {};
+    const headers: OutgoingHttpHeaders = { ...extraHeaders };
     this.corsHeaders(request.headers.origin, headers);
     writeRawError(socket, pnsError, headers as Record<string, string>);
   }

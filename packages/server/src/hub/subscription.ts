@@ -3,6 +3,8 @@ import type { Broker, BrokerEntry, PublishEvent, ReadResult } from '../broker/br
 
 /** Delivered ids a subscription remembers where copies arrive apart; its cursor carries the last `maxCursorRecent`. */
 const recentKeyLimit = 2 * maxCursorRecent;
+/** The longest delay a Node.js timer holds (about 24.8 days): a longer one fires after 1 ms instead. */
+const maxTimerMs = 2 ** 31 - 1;
 
 /** What a subscriber receives: messages in order (each once), its new positions, and whether it missed some. */
 export interface Delivery {
@@ -199,10 +201,14 @@ export class Subscription {
     this.host.detach(this);
   }
 
-  /** Calls `end` at `at` (epoch ms) unless closed before. */
+  /**
+   * Calls `end` at `at` (epoch ms) unless closed before. A token may be good for longer than a timer can wait
+   * (a year, or `exp` 1e308, which is Infinity here), so a far `at` is reached in steps.
+   */
   endAt(at: number, end: () => void): void {
     if (this.closed) return;
-    this.expiry = setTimeout(end, Math.max(0, at - Date.now()));
+    const wait = at - Date.now();
+    this.expiry = wait > maxTimerMs ? setTimeout(() => this.endAt(at, end), maxTimerMs) : setTimeout(end, Math.max(0, wait));
   }
 
   private deliver(delivery: Delivery): void {

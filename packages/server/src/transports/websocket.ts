@@ -40,6 +40,11 @@ export function createWebSocketTransport(): Transport {
   return {
     name: 'websocket',
     register(context: TransportContext): void {
+      // ws answers a handshake it cannot accept (a bad Sec-WebSocket-Key, Version or Protocol, an Upgrade that
+      // is not only `websocket`) with a text/html 400 of its own; with a listener, it hands the socket over.
+      server.on('wsClientError', (error, socket, request) => {
+        context.rawRoutes.failUpgrade(request, socket, new PnsError('BAD_REQUEST', `Invalid WebSocket handshake: ${error.message}.`));
+      });
       context.rawRoutes.upgrade('/pns/ws', (request, socket, head, query) =>
         upgrade(context, server, sockets, request, socket, head, query),
       );
@@ -105,7 +110,11 @@ class SocketSubscriber implements SubscriberSink {
     socket.on('pong', () => {
       this.alive = true;
     });
-    socket.on('error', () => socket.terminate());
+    // ws reports a client's protocol violation (a frame over the size limit, bad UTF-8, a reserved opcode) here,
+    // once it has sent the close frame with its code and ended the socket; it destroys the socket itself if the
+    // client never closes. Terminating here reset the connection over the client's unread bytes, and the client
+    // lost the close frame (the documented 1009).
+    socket.on('error', () => this.closed());
     socket.on('close', () => this.closed());
   }
 

@@ -132,6 +132,20 @@ export const publishRows: Row[] = [
   { name: 'type -1e400', request: publish('{"to":"user:42","type":-1e400}'), status: 400, errorCode: 'BAD_REQUEST' },
   { name: 'ttl 1e400', request: publish('{"to":"user:42","type":70,"ttl":1e400}'), status: 400, errorCode: 'BAD_REQUEST' },
   { name: 'ttl 1e20', request: publish('{"to":"user:42","type":70,"ttl":1e20}'), status: 400, errorCode: 'BAD_REQUEST' },
+  // Found by fuzz-publish: JSON.parse reads these as Infinity, which would have been stored and delivered as null.
+  { name: 'data 1e400', request: publish('{"to":"user:42","type":70,"data":1e400}'), status: 400, errorCode: 'BAD_REQUEST' },
+  {
+    name: 'data with -1e400 deep inside',
+    request: publish('{"to":"user:42","type":70,"data":{"a":[1,{"b":[[-1e400]]}]}}'),
+    status: 400,
+    errorCode: 'BAD_REQUEST',
+  },
+  {
+    name: 'data with 400 digits',
+    request: publish(`{"to":"user:42","type":70,"data":[1${'0'.repeat(400)}]}`),
+    status: 400,
+    errorCode: 'BAD_REQUEST',
+  },
   { name: 'an unknown key', request: publish({ ...good, priority: 'high' }), status: 400, errorCode: 'BAD_REQUEST' },
   { name: 'TO instead of to', request: publish({ TO: 'user:42', type: 70 }), status: 400, errorCode: 'BAD_REQUEST' },
   { name: 'to missing', request: publish({ type: 70 }), status: 400, errorCode: 'BAD_REQUEST' },

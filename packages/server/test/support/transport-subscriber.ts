@@ -282,6 +282,8 @@ class SseSubscriber extends TransportSubscriber {
         const known = ['shutdown', 'superseded', 'expired', 'error'];
         const reason = (known.includes(String(data.reason)) ? data.reason : 'closed') as EndReason;
         this.setEnd({ reason, sseEnd: { ...data, ...(event.id ? { id: event.id } : {}), ...(event.retry ? { retry: event.retry } : {}) } });
+      } else if (event.event === 'ping') {
+        // The heartbeat, which a subscriber held past PNS_SSE_HEARTBEAT_SECONDS sees: nothing to record.
       } else if (event.event !== 'id') {
         this.protocolErrors.push(`unknown event ${event.event}`);
       }
