@@ -164,6 +164,8 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
     metrics,
     defaultTtlSeconds: config.ttlSeconds,
     maxTtlSeconds: config.retentionSeconds,
+    maxBatch: config.maxBatch,
+    maxRecipients: config.maxRecipients,
   });
 
   let shutdownPromise: Promise<void> | undefined;

@@ -39,6 +39,27 @@ describe('POST /pns/publish', { timeout: 60_000 }, () => {
     });
   });
 
+  describe('#limits', () => {
+    it('refuses a batch over PNS_MAX_BATCH and a message over PNS_MAX_RECIPIENTS, storing nothing', async () => {
+      const small = await startTestServer({ maxBatch: '2', maxRecipients: '2' });
+      try {
+        const message = (to: string | string[]) => ({ to, type: 70 });
+        assert.equal((await small.publish([message('user:a'), message('user:b')])).status, 200);
+        assert.equal((await small.publish(message(['user:a', 'user:b']))).status, 200);
+        const sid = await small.token('c');
+        const before = (await small.poll({ sid, hold: 0 })).body.cursor;
+        for (const body of [[message('user:a'), message('user:b'), message('user:c')], message(['user:a', 'user:b', 'user:c'])]) {
+          const refused = await small.publish(body);
+          assert.equal(refused.status, 400, refused.text);
+          assert.equal((refused.json as ErrorJson).errorCode, 'BAD_REQUEST');
+        }
+        assert.equal((await small.poll({ sid, cursor: before, hold: 0 })).body.c, 0, 'nothing of the refused requests reached user:c');
+      } finally {
+        await small.close();
+      }
+    });
+  });
+
   describe('#single', () => {
     it('answers the stored message’s id', async () => {
       const answer = await t.publish({ to: 'user:7', type: 70, data: { subject: 'hi' } });

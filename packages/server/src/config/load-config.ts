@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { clientAddressOf } from '../http/client-address.js';
-import { maxBatch } from '../http/publish-route.js';
 import { defaultMaxConnections } from './open-file-limit.js';
 import { type OptionKey, optionTable, type RawOptions, type ServerConfig } from './options.js';
 
@@ -108,7 +107,8 @@ export function loadConfig(raw: RawOptions): ServerConfig {
     >),
     maxConnections: (values.maxConnections as number | undefined) ?? defaultMaxConnections(),
     // Ten seconds' worth, and never less than one full batch, so a batch always fits into a full bucket.
-    publishBurst: (values.publishBurst as number | undefined) ?? Math.max(Math.ceil(10 * (values.publishRate as number)), maxBatch),
+    publishBurst:
+      (values.publishBurst as number | undefined) ?? Math.max(Math.ceil(10 * (values.publishRate as number)), values.maxBatch as number),
     // One worker per core is what Redis makes possible; without it, one process is the service.
     workers: workers ?? (redisUrls.length > 0 ? availableParallelism() : 1),
     sessionRedisKey: values.sessionRedisKey as string | undefined,

@@ -164,6 +164,20 @@ export const optionTable = {
     help: 'Topics a session token may list; a token with more is SESSION_INVALID',
   },
   pageLimit: { env: 'PNS_PAGE_LIMIT', flag: 'page-limit', schema: positiveInt, default: '100', help: 'Most messages in one answer' },
+  maxBatch: {
+    env: 'PNS_MAX_BATCH',
+    flag: 'max-batch',
+    schema: positiveInt.max(10_000),
+    default: '1000',
+    help: 'Most messages in one publish request',
+  },
+  maxRecipients: {
+    env: 'PNS_MAX_RECIPIENTS',
+    flag: 'max-recipients',
+    schema: positiveInt.max(1000),
+    default: '100',
+    help: 'Most channels one published message goes to',
+  },
   maxBodyBytes: { env: 'PNS_MAX_BODY_BYTES', flag: 'max-body-bytes', schema: positiveInt, default: '65536', help: 'Largest publish body' },
   publishRate: {
     env: 'PNS_PUBLISH_RATE',
@@ -177,7 +191,7 @@ export const optionTable = {
     flag: 'publish-burst',
     schema: positiveInt,
     default: undefined,
-    help: 'Messages a publish key may publish at once before the rate applies (default: 10 × the rate, at least 1000, a full batch)',
+    help: 'Messages a publish key may publish at once before the rate applies (default: 10 × the rate, at least PNS_MAX_BATCH, a full batch)',
   },
   backlog: { env: 'PNS_BACKLOG', flag: 'backlog', schema: positiveInt, default: '4096', help: 'Listen backlog (absorbs reconnect storms)' },
   keepAliveSeconds: {

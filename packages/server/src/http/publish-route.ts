@@ -24,15 +24,17 @@ export interface PublishRouteOptions {
   metrics: PnsMetrics;
   defaultTtlSeconds: number;
   maxTtlSeconds: number;
+  /** Most messages in one request (`PNS_MAX_BATCH`). */
+  maxBatch: number;
+  /** Most channels one message goes to (`PNS_MAX_RECIPIENTS`). */
+  maxRecipients: number;
 }
 
-export const maxRecipients = 100;
-export const maxBatch = 1000;
 export const maxDataDepth = 64;
 
 const channel = z.string().refine((value) => parseChannel(value) !== undefined, 'must be user:<id> or topic:<name>');
 
-function messageSchema(maxTtlSeconds: number) {
+function messageSchema(maxTtlSeconds: number, maxRecipients: number) {
   return z.strictObject({
     to: z.union([channel, z.array(channel).min(1).max(maxRecipients)]),
     type: z.custom<MessageType>(isValidMessageType, `must be a finite number or a string of 1–${maxStringTypeLength} characters`),
@@ -61,8 +63,8 @@ export function dataProblem(value: unknown, limit: number): string | undefined {
 
 /** `POST /pns/publish`: validates the whole batch, stores it, then answers the ids. */
 export function registerPublishRoute(app: FastifyInstance, options: PublishRouteOptions): void {
-  const schema = messageSchema(options.maxTtlSeconds);
-  const batchSchema = z.union([schema, z.array(schema).min(1).max(maxBatch)]);
+  const schema = messageSchema(options.maxTtlSeconds, options.maxRecipients);
+  const batchSchema = z.union([schema, z.array(schema).min(1).max(options.maxBatch)]);
 
   app.post('/pns/publish', {
     // Checked before the body is read, so an unauthenticated client cannot make the server parse anything.
