@@ -111,6 +111,17 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
   revocations.onRevoked(({ user, sidDigest: digest }) => {
     hub.revoke(user, digest === undefined ? undefined : (sessionKey) => sidDigest(sessionKey) === digest);
   });
+  // Notices missed while Redis was away: every live session on this node is checked again.
+  revocations.onResync(() => {
+    for (const session of hub.liveSessions()) {
+      revocations.isRevoked(session, session.sessionKey).then(
+        (revoked) => {
+          if (revoked) hub.revoke(session.userId, (sessionKey) => sessionKey === session.sessionKey);
+        },
+        () => undefined, // Redis away again: the next resync checks them
+      );
+    }
+  });
   const sessions = new RevocationCheckingResolver(tokenSessions, revocations);
   const context = {
     config,

@@ -162,7 +162,7 @@ describe('loadConfig', { timeout: 10_000 }, () => {
     });
     after(() => folder.remove());
 
-    it('reads a JWKS file at start, and takes an https:// or http:// URL as is', () => {
+    it('reads a JWKS file at start, takes an https:// URL as is, and http:// only on loopback', () => {
       const config = loadConfig({ ...keys, jwks: file });
       assert.deepEqual(config.jwks, { path: file, keys: set });
       assert.deepEqual(config.secrets, [keys.secret], 'HS256 tokens keep working next to a JWKS');
@@ -170,6 +170,10 @@ describe('loadConfig', { timeout: 10_000 }, () => {
       assert.ok(remote && 'url' in remote);
       assert.equal(remote.url.href, 'https://id.example.com/.well-known/jwks.json');
       assert.ok(loadConfig({ ...keys, jwks: 'http://127.0.0.1:8080/jwks' }).jwks);
+      assert.ok(loadConfig({ ...keys, jwks: 'http://localhost:8080/jwks' }).jwks);
+      const clear = problems({ ...keys, jwks: 'http://id.example.com/jwks' });
+      assert.equal(clear.length, 1);
+      assert.match(clear[0] as string, /^PNS_JWKS/);
       assert.equal(loadConfig({ ...keys }).jwks, undefined);
     });
 

@@ -61,6 +61,38 @@ describe('Hub', { timeout: 10_000 }, () => {
     });
   });
 
+  describe('#revoke', () => {
+    it('ends a subscription opened just after its user was revoked (its session checked before), not a newer session', async () => {
+      const store = broker();
+      const hub = new Hub(store, { pageLimit: 10, maxPerSession: 4 });
+      const spec = (sessionKey: string, issuedAt: number | undefined, sink: ReturnType<typeof recorder>['sink']) => ({
+        sessionKey,
+        userId: 'leaving',
+        issuedAt,
+        transport: 'test',
+        channels: ['user:leaving'],
+        positions: new Map([['user:leaving', { epoch: '-', offset: '0' }]]),
+        gap: false,
+        oneShot: false,
+        sink,
+      });
+      const revokedAt = Date.now();
+      hub.revoke('leaving');
+      const old = recorder();
+      hub.open(spec('old', Math.floor(revokedAt / 1000) * 1000 - 5000, old.sink));
+      assert.deepEqual(old.ended, ['revoked']);
+      const fresh = recorder();
+      hub.open(spec('fresh', Math.floor(revokedAt / 1000) * 1000 + 2000, fresh.sink));
+      assert.deepEqual(fresh.ended, [], 'a token issued after the revoke is not');
+      hub.revoke('leaving', (key) => key === 'fresh');
+      assert.deepEqual(fresh.ended, ['revoked']);
+      const again = recorder();
+      hub.open(spec('fresh', Math.floor(revokedAt / 1000) * 1000 + 2000, again.sink));
+      assert.deepEqual(again.ended, ['revoked'], 'the revoked session, opening again');
+      await store.close();
+    });
+  });
+
   describe('#drain', () => {
     it('ends only the subscriptions still open, and releases everything', async () => {
       const store = broker();

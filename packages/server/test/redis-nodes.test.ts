@@ -176,4 +176,25 @@ describe('three nodes on one Redis', { skip: noRedis, timeout: 120_000 }, () => 
       assert.equal(((await poll.json()) as { errorCode: string }).errorCode, 'SESSION_EXPIRED');
     }
   });
+
+  it('ends a revoked user’s stream on a node that missed the notice, once its connection to Redis is back', async () => {
+    const [a, b] = nodes as [SpawnedServer, SpawnedServer];
+    const sid = await createToken({ secret, user: 'missed-notice', ttl: '1h' });
+    const onB = openSubscriber('sse', b.url, { sid });
+    await onB.ready();
+    // Cut node B's revocation subscriber, and revoke while it reconnects: the notice is published to no one there.
+    const clients = String(await redisCommand(redis.port, ['CLIENT', 'LIST']));
+    const line = clients.split('\n').find((entry) => entry.includes(`name=pns-${b.child.pid}:revocations`));
+    const id = /\bid=(\d+)/.exec(line ?? '')?.[1];
+    assert.ok(id, clients);
+    await redisCommand(redis.port, ['CLIENT', 'KILL', 'ID', id]);
+    const answer = await fetch(`${a.url}/pns/revoke`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${publishKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ user: 'missed-notice' }),
+    });
+    assert.equal(answer.status, 200);
+    const ending = await onB.ended(10_000);
+    assert.equal(ending.sseEnd?.errorCode, 'SESSION_EXPIRED', JSON.stringify(ending));
+  });
 });

@@ -85,6 +85,17 @@ describe('POST /pns/revoke', { timeout: 60_000 }, () => {
       assert.equal(ended.status, 401);
       assert.equal((ended.json as ErrorJson).errorCode, 'SESSION_EXPIRED');
       assert.equal((await t.poll({ sid: phone, hold: 0 })).status, 401);
+      // Other spellings of the same token verify alike: each is refused too.
+      const [head, body, signature] = phone.split('.') as [string, string, string];
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      const last = alphabet.indexOf(signature.at(-1) as string);
+      // The last character of a 32-byte signature carries 2 bits that decoding drops.
+      const respelled = `${head}.${body}.${signature.slice(0, -1)}${alphabet[last ^ 1]}`;
+      assert.notEqual(respelled, phone);
+      for (const variant of [respelled, `${phone}=`, `${phone} `]) {
+        const refused = await t.poll({ sid: variant, hold: 0 });
+        assert.equal(refused.status, 401, variant.slice(-8));
+      }
       await t.publish({ to: 'user:two-devices', type: 70 });
       assert.equal((await kept).body.c, 1, 'the other session still gets the mail');
     });

@@ -108,6 +108,20 @@ describe('security', { timeout: 60_000 }, () => {
     });
   });
 
+  describe('#long tokens', () => {
+    it('refuses a token over 8192 characters with SESSION_INVALID', async () => {
+      const t = await startTestServer();
+      try {
+        const long = `${await t.token('long')}${'A'.repeat(9000)}`;
+        const answer = await t.poll({ sid: long, hold: 0 });
+        assert.equal(answer.status, 401);
+        assert.equal((answer.json as ErrorJson).errorCode, 'SESSION_INVALID');
+      } finally {
+        await t.close();
+      }
+    });
+  });
+
   describe('#no secrets in answers', () => {
     it('never echoes a session token, a publish key or the secret in an error body', async () => {
       const t = await startTestServer();

@@ -32,7 +32,12 @@ export type KeyCandidates = (
 export function jwksSource(value: string): JwksSource {
   if (/^https?:\/\//i.test(value)) {
     if (!URL.canParse(value)) throw new Error('is not a valid URL');
-    return { url: new URL(value) };
+    const url = new URL(value);
+    // Keys fetched in the clear could be swapped on the way: anyone on the path could sign tokens for any user.
+    if (url.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(url.hostname)) {
+      throw new Error('must be https:// (http:// only on loopback)');
+    }
+    return { url };
   }
   let text: string;
   try {

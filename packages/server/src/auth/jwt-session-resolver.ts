@@ -21,6 +21,7 @@ export interface JwtSessionResolverOptions {
 }
 
 const maxTokenLength = 8192;
+const compactJwt = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 /**
  * Verifies session tokens: `sub` is the user, `exp` is required, `topics` optional. The algorithm is
@@ -79,6 +80,9 @@ export class JwtSessionResolver implements SessionResolver {
 
   private async verify(sid: string): Promise<Session> {
     if (sid.length > maxTokenLength) throw new PnsError('SESSION_INVALID', 'The session token is too long.');
+    // One spelling per token: jose also accepts padding and spaces, which would give a revoked token
+    // another spelling that revocations and the cache do not know.
+    if (!compactJwt.test(sid)) throw new PnsError('SESSION_INVALID');
     const header = protectedHeader(sid);
     let payload: JWTPayload | undefined;
     // Newest key first; a token signed with an older one costs one more check (then it is cached).

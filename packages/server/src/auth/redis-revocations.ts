@@ -33,6 +33,7 @@ return 1`;
 export class RedisRevocations implements Revocations {
   private readonly channel: string;
   private readonly listeners: ((notice: RevocationNotice) => void)[] = [];
+  private readonly resyncListeners: (() => void)[] = [];
 
   constructor(private readonly options: RedisRevocationsOptions) {
     this.channel = `${options.prefix}:revocations`;
@@ -40,9 +41,18 @@ export class RedisRevocations implements Revocations {
     subscriber.on('message', (channel: string, payload: string) => {
       if (channel === this.channel) this.tell(payload);
     });
-    // Subscribed again on every (re)connection: the connection does not resubscribe by itself.
+    // Subscribed again on every (re)connection: the connection does not resubscribe by itself. Notices sent
+    // while it was away are lost: once subscribed again, the live sessions are checked against Redis.
+    let lost = false;
+    subscriber.on('close', () => {
+      lost = true;
+    });
     const subscribe = (): void => {
-      subscriber.subscribe(this.channel).catch(options.onError);
+      subscriber.subscribe(this.channel).then(() => {
+        if (!lost) return;
+        lost = false;
+        for (const listener of this.resyncListeners) listener();
+      }, options.onError);
     };
     subscriber.on('ready', subscribe);
     if (subscriber.status === 'ready') subscribe();
@@ -59,7 +69,7 @@ export class RedisRevocations implements Revocations {
     await this.command(() => this.options.redis.publish(this.channel, JSON.stringify(notice)));
   }
 
-  async isRevoked(session: Session, sid: string): Promise<boolean> {
+  async isRevoked(session: Pick<Session, 'userId' | 'issuedAt'>, sid: string): Promise<boolean> {
     const [user, sidUntil] = (await this.command(() =>
       this.options.redis.hmget(this.key(session.userId), 'user', `s:${sidDigest(sid)}`),
     )) as (string | null)[];
@@ -73,6 +83,10 @@ export class RedisRevocations implements Revocations {
 
   onRevoked(listener: (notice: RevocationNotice) => void): void {
     this.listeners.push(listener);
+  }
+
+  onResync(listener: () => void): void {
+    this.resyncListeners.push(listener);
   }
 
   async close(): Promise<void> {

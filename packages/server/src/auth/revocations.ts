@@ -19,19 +19,30 @@ export type RevocationNotice = { user: string; sidDigest?: string };
 export interface Revocations {
   /** Records the revocation, then tells every node (this one too). */
   revoke(revocation: Revocation, sessionExpiresAt: number | undefined): Promise<void>;
-  isRevoked(session: Session, sid: string): Promise<boolean>;
+  isRevoked(session: Pick<Session, 'userId' | 'issuedAt'>, sid: string): Promise<boolean>;
   /** Called for each revocation made on any node. */
   onRevoked(listener: (notice: RevocationNotice) => void): void;
+  /** Called when notices may have been missed (Redis was away): the caller checks its live sessions again. */
+  onResync(listener: () => void): void;
   close(): Promise<void>;
 }
 
-/** A session token as revocations keep it: a digest, so no usable token is ever stored. */
+/**
+ * A session token as revocations keep it: a digest, so no usable token is ever stored. A JWT is digested in its
+ * one canonical spelling: the last base64url character of its signature carries bits that decoding drops, so
+ * several spellings verify alike, and each must find the same revocation.
+ */
 export function sidDigest(sid: string): string {
-  return createHash('sha256').update(sid).digest('base64url').slice(0, 22);
+  const parts = sid.split('.');
+  const canonical =
+    parts.length === 3 && /^[A-Za-z0-9_-]+$/.test(parts[2] as string)
+      ? `${parts[0]}.${parts[1]}.${Buffer.from(parts[2] as string, 'base64url').toString('base64url')}`
+      : sid;
+  return createHash('sha256').update(canonical).digest('base64url').slice(0, 22);
 }
 
 /** Whether a user revocation at `revokedAt` (epoch ms) refuses a session: tokens issued in or before that second. */
-export function revokedByUser(session: Session, revokedAt: number | undefined): boolean {
+export function revokedByUser(session: { issuedAt?: number | undefined }, revokedAt: number | undefined): boolean {
   return revokedAt !== undefined && session.issuedAt !== undefined && session.issuedAt <= Math.floor(revokedAt / 1000) * 1000;
 }
 
@@ -68,7 +79,7 @@ export class MemoryRevocations implements Revocations {
     for (const listener of this.listeners) listener(notice);
   }
 
-  async isRevoked(session: Session, sid: string): Promise<boolean> {
+  async isRevoked(session: Pick<Session, 'userId' | 'issuedAt'>, sid: string): Promise<boolean> {
     const entry = this.users.get(session.userId);
     if (!entry) return false;
     const now = this.now();
@@ -80,6 +91,9 @@ export class MemoryRevocations implements Revocations {
   onRevoked(listener: (notice: RevocationNotice) => void): void {
     this.listeners.push(listener);
   }
+
+  /** One process misses nothing. */
+  onResync(): void {}
 
   async close(): Promise<void> {
     this.listeners.length = 0;

@@ -68,7 +68,7 @@ export const optionTable = {
     flag: 'jwks',
     schema: jwks,
     default: undefined,
-    help: 'JWKS whose public keys verify RS256 and ES256 session tokens: a file path, or an https:// or http:// URL',
+    help: 'JWKS whose public keys verify RS256 and ES256 session tokens: a file path, or an https:// URL (http:// on loopback only)',
   },
   jwtIssuer: {
     env: 'PNS_JWT_ISSUER',

@@ -2,7 +2,7 @@ import { isValidChannelName, PnsError } from '@pns/protocol';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { BearerKeyVerifier } from '../auth/bearer-key.js';
-import type { Revocations } from '../auth/revocations.js';
+import { type Revocations, sidDigest } from '../auth/revocations.js';
 import type { SessionResolver } from '../auth/session-resolver.js';
 import type { Hub } from '../hub/hub.js';
 import { requireJsonBody } from './request-rules.js';
@@ -53,7 +53,8 @@ export function registerRevokeRoute(app: FastifyInstance, options: RevokeRouteOp
         throw error;
       }
       await options.revocations.revoke({ user: session.userId, sid }, session.expiresAt);
-      options.hub.revoke(session.userId, (sessionKey) => sessionKey === sid);
+      const digest = sidDigest(sid);
+      options.hub.revoke(session.userId, (sessionKey) => sidDigest(sessionKey) === digest);
       return { revoked: true };
     },
   });

@@ -1,6 +1,13 @@
 import { PnsError } from '@pns/protocol';
+import { revokedByUser } from '../auth/revocations.js';
 import type { Broker, PublishEvent } from '../broker/broker.js';
 import { type Delivery, type EndReason, Subscription, type SubscriptionHost, type SubscriptionSpec } from './subscription.js';
+
+/**
+ * How long the hub remembers a revocation for subscriptions being opened: longer than planning one takes (a
+ * session check, then reads that may wait up to Redis's 5 s command timeout).
+ */
+const revocationMemoryMs = 30_000;
 
 /** How soon a session store that could not answer at a stream's expiry is asked again. */
 const sessionRetryMs = 5000;
@@ -51,6 +58,7 @@ export class Hub implements SubscriptionHost {
   private readonly byChannel = new Map<string, { subscriptions: Set<Subscription>; unsubscribe: () => void }>();
   private readonly bySession = new Map<string, Subscription[]>();
   private readonly all = new Set<Subscription>();
+  private recentRevocations: { user: string; at: number; matchesSession: ((sessionKey: string) => boolean) | undefined }[] = [];
   private readonly byUser = new Map<string, number>();
   private readonly byAddress = new Map<string, number>();
   private readonly maxPerUser: number;
@@ -103,6 +111,10 @@ export class Hub implements SubscriptionHost {
       this.end(subscription, 'shutdown');
       return subscription;
     }
+    if (this.revokedMeanwhile(spec)) {
+      this.end(subscription, 'revoked');
+      return subscription;
+    }
     const sessionSubscriptions = this.bySession.get(spec.sessionKey) as Subscription[];
     while (sessionSubscriptions.length > this.maxPerSession) {
       this.end(sessionSubscriptions[0] as Subscription, 'superseded');
@@ -135,8 +147,22 @@ export class Hub implements SubscriptionHost {
     });
   }
 
-  /** Ends, with `revoked`, this node's subscriptions of a user, or of one session token of theirs. */
+  /** The live sessions on this node, once each: what to check again when revocations may have been missed. */
+  liveSessions(): { userId: string; issuedAt: number | undefined; sessionKey: string }[] {
+    return [...this.bySession.values()].flatMap((subscriptions) => {
+      const spec = subscriptions[0]?.spec;
+      return spec ? [{ userId: spec.userId, issuedAt: spec.issuedAt, sessionKey: spec.sessionKey }] : [];
+    });
+  }
+
+  /**
+   * Ends, with `revoked`, this node's subscriptions of a user, or of one session token of theirs. The revocation
+   * is remembered a little while: a subscription being opened meanwhile (its session checked just before) ends too.
+   */
   revoke(user: string, matchesSession?: (sessionKey: string) => boolean): number {
+    const now = Date.now();
+    this.recentRevocations = this.recentRevocations.filter((revocation) => now - revocation.at < revocationMemoryMs);
+    this.recentRevocations.push({ user, at: now, matchesSession });
     let ended = 0;
     for (const subscription of [...this.all]) {
       const { spec } = subscription;
@@ -179,6 +205,16 @@ export class Hub implements SubscriptionHost {
   failed(subscription: Subscription, error: unknown): void {
     subscription.close();
     subscription.spec.sink.fail(error);
+  }
+
+  private revokedMeanwhile(spec: SubscriptionSpec): boolean {
+    const now = Date.now();
+    return this.recentRevocations.some(
+      (revocation) =>
+        revocation.user === spec.userId &&
+        now - revocation.at < revocationMemoryMs &&
+        (revocation.matchesSession ? revocation.matchesSession(spec.sessionKey) : revokedByUser(spec, revocation.at)),
+    );
   }
 
   private end(subscription: Subscription, reason: EndReason): void {

@@ -53,6 +53,8 @@ export interface SubscriptionSpec {
   sessionKey: string;
   /** The session's user, whose revocation ends the subscription. */
   userId: string;
+  /** When the session's token was issued (epoch ms), if known: a user's revocation ends the ones issued before. */
+  issuedAt?: number | undefined;
   /** The client's address (see http/client-address.ts), for the per-address cap. */
   address?: string;
   transport: string;

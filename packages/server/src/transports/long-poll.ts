@@ -31,6 +31,7 @@ async function startPoll(context: TransportContext, exchange: RawExchange, rawQu
   poll.subscription = context.hub.open({
     sessionKey: plan.sessionKey,
     userId: plan.session.userId,
+    issuedAt: plan.session.issuedAt,
     address: plan.address,
     transport: longPollTransport.name,
     channels: plan.channels,

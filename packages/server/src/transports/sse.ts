@@ -50,6 +50,7 @@ async function openStream(
   stream.subscription = context.hub.open({
     sessionKey: plan.sessionKey,
     userId: plan.session.userId,
+    issuedAt: plan.session.issuedAt,
     address: plan.address,
     transport: 'sse',
     channels: plan.channels,

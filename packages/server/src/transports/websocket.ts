@@ -78,6 +78,7 @@ async function upgrade(
     subscriber.subscription = context.hub.open({
       sessionKey: plan.sessionKey,
       userId: plan.session.userId,
+      issuedAt: plan.session.issuedAt,
       address: plan.address,
       transport: 'websocket',
       channels: plan.channels,
