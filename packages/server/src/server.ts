@@ -167,7 +167,7 @@ export async function createPnsServer(config: ServerConfig, parts: PnsServerPart
     registerDemoRoutes(app, { ...signing, sessions, mailbox, assets: new PageAssets(webmailAssets) });
   }
   const publishKeys = new BearerKeyVerifier(config.publishKeys);
-  registerRevokeRoute(app, { publishKeys, sessions: tokenSessions, revocations, hub });
+  registerRevokeRoute(app, { publishKeys, sessions: tokenSessions, revocations });
   registerPublishRoute(app, {
     broker,
     publishKeys,

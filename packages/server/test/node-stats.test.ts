@@ -11,25 +11,9 @@ function countsAt(entries: Record<number, number>): number[] {
   return Array.from({ length: bucketCount }, (_, index) => entries[index] ?? 0);
 }
 
+/** A node with nothing going on (the sum over no nodes), then `overrides`. */
 function node(name: string, overrides: Partial<NodeStats>): NodeStats {
-  return {
-    node: name,
-    at: 1000,
-    startedAt: 500,
-    held: { longpoll: 0, sse: 0, websocket: 0 },
-    openConnections: 0,
-    publishedPerSecond: 0,
-    deliveredPerSecond: 0,
-    published: 0,
-    delivered: 0,
-    latency: percentiles([]),
-    latencyCounts: countsAt({}),
-    rssBytes: 0,
-    heapUsedBytes: 0,
-    eventLoopBusy: 0,
-    brokerChannels: 0,
-    ...overrides,
-  };
+  return { ...totalOf([], 1000), node: name, startedAt: 500, ...overrides };
 }
 
 describe('node stats', () => {

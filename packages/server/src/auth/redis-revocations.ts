@@ -66,6 +66,8 @@ export class RedisRevocations implements Revocations {
       notice.sidDigest !== undefined && sessionExpiresAt !== undefined ? sessionExpiresAt : now + this.options.keepUserRevocationMs;
     const [field, value] = notice.sidDigest === undefined ? ['user', `${now}:${until}`] : [`s:${notice.sidDigest}`, String(until)];
     await this.command(() => this.options.redis.eval(recordScript, 1, this.key(revocation.user), field, value, Math.max(1, until - now)));
+    // This node's connections end now, before its own notice comes back through Redis (which ends nothing more).
+    for (const listener of this.listeners) listener(notice);
     await this.command(() => this.options.redis.publish(this.channel, JSON.stringify(notice)));
   }
 

@@ -2,17 +2,16 @@ import { isValidChannelName, PnsError } from '@pns/protocol';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { BearerKeyVerifier } from '../auth/bearer-key.js';
-import { type Revocations, sidDigest } from '../auth/revocations.js';
+import type { Revocations } from '../auth/revocations.js';
 import type { SessionResolver } from '../auth/session-resolver.js';
-import type { Hub } from '../hub/hub.js';
 import { requireJsonBody } from './request-rules.js';
 
 export interface RevokeRouteOptions {
   publishKeys: BearerKeyVerifier;
   /** Resolves the token to revoke (without the revocation check: a revoked token is revoked again quietly). */
   sessions: SessionResolver;
+  /** Tells every node, this one included, to end the revoked connections. */
   revocations: Revocations;
-  hub: Hub;
 }
 
 const revokeBody = z.union([
@@ -37,8 +36,6 @@ export function registerRevokeRoute(app: FastifyInstance, options: RevokeRouteOp
       if ('user' in parsed.data) {
         const { user } = parsed.data;
         await options.revocations.revoke({ user }, undefined);
-        // This node's connections end now, even before its own notice comes back (Redis).
-        options.hub.revoke(user);
         return { revoked: true };
       }
       const { sid } = parsed.data;
@@ -53,8 +50,6 @@ export function registerRevokeRoute(app: FastifyInstance, options: RevokeRouteOp
         throw error;
       }
       await options.revocations.revoke({ user: session.userId, sid }, session.expiresAt);
-      const digest = sidDigest(sid);
-      options.hub.revoke(session.userId, (sessionKey) => sidDigest(sessionKey) === digest);
       return { revoked: true };
     },
   });

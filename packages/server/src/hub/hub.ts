@@ -59,7 +59,8 @@ export class Hub implements SubscriptionHost {
   private readonly bySession = new Map<string, Subscription[]>();
   private readonly all = new Set<Subscription>();
   private recentRevocations: { user: string; at: number; matchesSession: ((sessionKey: string) => boolean) | undefined }[] = [];
-  private readonly byUser = new Map<string, number>();
+  /** Each user's subscriptions: the per-user cap counts them, and a revocation ends them without a scan of all. */
+  private readonly byUser = new Map<string, Set<Subscription>>();
   private readonly byAddress = new Map<string, number>();
   private readonly maxPerUser: number;
   private readonly maxPerAddress: number;
@@ -81,7 +82,7 @@ export class Hub implements SubscriptionHost {
   admit(sessionKey: string, userId: string, address: string | undefined): void {
     if ((this.bySession.get(sessionKey)?.length ?? 0) >= this.maxPerSession) return;
     const over =
-      (this.byUser.get(userId) ?? 0) >= this.maxPerUser
+      (this.byUser.get(userId)?.size ?? 0) >= this.maxPerUser
         ? 'user'
         : address !== undefined && (this.byAddress.get(address) ?? 0) >= this.maxPerAddress
           ? 'address'
@@ -101,7 +102,9 @@ export class Hub implements SubscriptionHost {
     const subscription = new Subscription(this, spec);
     this.all.add(subscription);
     this.events.changed?.(spec.transport, 1);
-    this.byUser.set(spec.userId, (this.byUser.get(spec.userId) ?? 0) + 1);
+    const ofUser = this.byUser.get(spec.userId);
+    if (ofUser) ofUser.add(subscription);
+    else this.byUser.set(spec.userId, new Set([subscription]));
     if (spec.address !== undefined) this.byAddress.set(spec.address, (this.byAddress.get(spec.address) ?? 0) + 1);
     for (const channel of spec.channels) this.listen(channel, subscription);
     const session = this.bySession.get(spec.sessionKey);
@@ -164,9 +167,8 @@ export class Hub implements SubscriptionHost {
     this.recentRevocations = this.recentRevocations.filter((revocation) => now - revocation.at < revocationMemoryMs);
     this.recentRevocations.push({ user, at: now, matchesSession });
     let ended = 0;
-    for (const subscription of [...this.all]) {
-      const { spec } = subscription;
-      if (spec.userId !== user || (matchesSession && !matchesSession(spec.sessionKey))) continue;
+    for (const subscription of [...(this.byUser.get(user) ?? [])]) {
+      if (matchesSession && !matchesSession(subscription.spec.sessionKey)) continue;
       this.end(subscription, 'revoked');
       ended++;
     }
@@ -186,7 +188,9 @@ export class Hub implements SubscriptionHost {
   detach(subscription: Subscription): void {
     if (!this.all.delete(subscription)) return;
     this.events.changed?.(subscription.spec.transport, -1);
-    decrement(this.byUser, subscription.spec.userId);
+    const ofUser = this.byUser.get(subscription.spec.userId);
+    ofUser?.delete(subscription);
+    if (ofUser?.size === 0) this.byUser.delete(subscription.spec.userId);
     if (subscription.spec.address !== undefined) decrement(this.byAddress, subscription.spec.address);
     for (const channel of subscription.spec.channels) this.unlisten(channel, subscription);
     const key = subscription.spec.sessionKey;
