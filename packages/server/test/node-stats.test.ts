@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { NodeStats } from '@pns/protocol';
 import fc from 'fast-check';
-import { percentiles, quantile, totalOf } from '../src/admin/node-stats.js';
+import { quantile, totalOf } from '../src/admin/node-stats.js';
 import { deliveryLatencyBuckets } from '../src/ops/metrics.js';
 
 const bucketCount = deliveryLatencyBuckets.length + 1;
