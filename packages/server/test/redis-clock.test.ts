@@ -1,23 +1,26 @@
 // The shared clock (Redis's, measured with TIME) and what judges time by it: a node whose own clock is off
 // still reads another node's fresh dashboard sample as fresh, and a stale one as stale.
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
 import type { NodeStats } from '@pns/protocol';
 import { RedisNodeBoard } from '../src/admin/node-board.js';
 import { RedisClock } from '../src/broker/redis-clock.js';
 import type { RedisClient } from '../src/broker/redis-connection.js';
 
-/** A Redis whose TIME is `aheadMs` ahead of this process's clock, answering after `latencyMs`. */
-function redisAhead(aheadMs: number, latencyMs = 0): RedisClient {
-  return {
+/**
+ * A Redis whose TIME is `aheadMs` ahead of this process's clock, answering after `latencyMs`. A stand-in: a real
+ * redis-server reads this machine's clock (chaos-clock.test.ts skews one with faketime).
+ */
+function redisAhead(aheadMs: number, latencyMs = 0): RedisClient & EventEmitter {
+  return Object.assign(new EventEmitter(), {
     status: 'ready',
-    on: () => undefined,
     time: async () => {
       await new Promise((resolve) => setTimeout(resolve, latencyMs));
       const now = Date.now() + aheadMs;
       return [String(Math.floor(now / 1000)), String((now % 1000) * 1000)];
     },
-  } as unknown as RedisClient;
+  }) as unknown as RedisClient & EventEmitter;
 }
 
 describe('RedisClock', () => {
@@ -41,6 +44,16 @@ describe('RedisClock', () => {
     } finally {
       clock.stop();
     }
+  });
+
+  it('measures again when its connection is ready again (Redis may be another machine), until stopped', async () => {
+    const redis = redisAhead(20_000);
+    const clock = new RedisClock(redis);
+    redis.emit('ready');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.ok(Math.abs(clock.skewMs + 20_000) < 50, `skew ${clock.skewMs} ms`);
+    clock.stop();
+    assert.equal(redis.listenerCount('ready'), 0);
   });
 });
 

@@ -93,6 +93,7 @@ export class RedisRevocations implements Revocations {
 
   async close(): Promise<void> {
     this.listeners.length = 0;
+    this.resyncListeners.length = 0;
     await this.options.subscriber.quit().catch(() => undefined);
   }
 

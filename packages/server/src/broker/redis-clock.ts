@@ -14,12 +14,13 @@ const maxRoundTripMs = 250;
 export class RedisClock {
   private offsetMs = 0;
   private readonly timer: NodeJS.Timeout;
+  private readonly measureOnReady = (): void => void this.measure();
 
   constructor(private readonly redis: RedisClient) {
     this.timer = setInterval(() => void this.measure(), remeasureMs);
     this.timer.unref();
     // After an outage Redis may be another machine (a failover): measured afresh.
-    redis.on('ready', () => void this.measure());
+    redis.on('ready', this.measureOnReady);
   }
 
   /** Now, in epoch ms, by Redis's clock (by this node's own until a first measure succeeds). */
@@ -46,5 +47,6 @@ export class RedisClock {
 
   stop(): void {
     clearInterval(this.timer);
+    this.redis.off('ready', this.measureOnReady);
   }
 }
