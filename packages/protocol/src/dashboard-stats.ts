@@ -18,7 +18,7 @@ export interface LatencyPercentiles {
 export interface NodeStats {
   /** `host:pid-<4 hex>` (the suffix keeps apart processes of equal host name and pid), or `all` for the sum. */
   node: string;
-  /** When the sample was taken, epoch ms (the node's clock). */
+  /** When the sample was taken, epoch ms, on the clock the nodes share (Redis's with Redis, else the node's own). */
   at: number;
   startedAt: number;
   held: HeldByTransport;
@@ -40,7 +40,7 @@ export interface NodeStats {
 
 /** The body of `GET /pns/admin/stats`. */
 export interface DashboardSnapshot {
-  /** Server time, epoch ms. */
+  /** When it was taken, epoch ms, on the clock the nodes share. */
   at: number;
   /** Every live node, sorted by node. */
   nodes: NodeStats[];

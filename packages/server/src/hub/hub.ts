@@ -58,7 +58,8 @@ export class Hub implements SubscriptionHost {
   private readonly byChannel = new Map<string, { subscriptions: Set<Subscription>; unsubscribe: () => void }>();
   private readonly bySession = new Map<string, Subscription[]>();
   private readonly all = new Set<Subscription>();
-  private recentRevocations: { user: string; at: number; matchesSession: ((sessionKey: string) => boolean) | undefined }[] = [];
+  /** Revocations of the last `revocationMemoryMs`, by user: an open looks at its own user's only. */
+  private readonly recentRevocations = new Map<string, { at: number; matchesSession: ((sessionKey: string) => boolean) | undefined }[]>();
   /** Each user's subscriptions: the per-user cap counts them, and a revocation ends them without a scan of all. */
   private readonly byUser = new Map<string, Set<Subscription>>();
   private readonly byAddress = new Map<string, number>();
@@ -164,8 +165,14 @@ export class Hub implements SubscriptionHost {
    */
   revoke(user: string, matchesSession?: (sessionKey: string) => boolean): number {
     const now = Date.now();
-    this.recentRevocations = this.recentRevocations.filter((revocation) => now - revocation.at < revocationMemoryMs);
-    this.recentRevocations.push({ user, at: now, matchesSession });
+    for (const [revokedUser, revocations] of this.recentRevocations) {
+      const live = revocations.filter((revocation) => now - revocation.at < revocationMemoryMs);
+      if (live.length > 0) this.recentRevocations.set(revokedUser, live);
+      else this.recentRevocations.delete(revokedUser);
+    }
+    const ofUser = this.recentRevocations.get(user);
+    if (ofUser) ofUser.push({ at: now, matchesSession });
+    else this.recentRevocations.set(user, [{ at: now, matchesSession }]);
     let ended = 0;
     for (const subscription of [...(this.byUser.get(user) ?? [])]) {
       if (matchesSession && !matchesSession(subscription.spec.sessionKey)) continue;
@@ -212,10 +219,11 @@ export class Hub implements SubscriptionHost {
   }
 
   private revokedMeanwhile(spec: SubscriptionSpec): boolean {
+    const revocations = this.recentRevocations.get(spec.userId);
+    if (revocations === undefined) return false;
     const now = Date.now();
-    return this.recentRevocations.some(
+    return revocations.some(
       (revocation) =>
-        revocation.user === spec.userId &&
         now - revocation.at < revocationMemoryMs &&
         (revocation.matchesSession ? revocation.matchesSession(spec.sessionKey) : revokedByUser(spec, revocation.at)),
     );

@@ -29,15 +29,8 @@ async function startPoll(context: TransportContext, exchange: RawExchange, rawQu
   const holdMs = expiresAt === undefined ? query.holdMs : Math.min(query.holdMs, Math.max(0, expiresAt - Date.now()));
   const poll = new HeldPoll(context, exchange, holdMs, plan.clientKey);
   poll.subscription = context.hub.open({
-    sessionKey: plan.sessionKey,
-    userId: plan.session.userId,
-    issuedAt: plan.session.issuedAt,
-    address: plan.address,
+    ...plan.spec,
     transport: longPollTransport.name,
-    channels: plan.channels,
-    positions: plan.positions,
-    gap: plan.gap,
-    recentKeys: plan.recentKeys,
     oneShot: true,
     sink: poll,
   });

@@ -48,16 +48,8 @@ async function openStream(
   if (exchange.done) return;
   const stream = new EventStream(context, exchange, streams);
   stream.subscription = context.hub.open({
-    sessionKey: plan.sessionKey,
-    userId: plan.session.userId,
-    issuedAt: plan.session.issuedAt,
-    address: plan.address,
+    ...plan.spec,
     transport: 'sse',
-    channels: plan.channels,
-    positions: plan.positions,
-    gap: plan.gap,
-    // The ids its cursor says it was given: a copy of one of them still to come on another shard is not given again.
-    recentKeys: plan.recentKeys,
     oneShot: false,
     positionsPerEntry: true,
     expiresAt: plan.session.expiresAt,

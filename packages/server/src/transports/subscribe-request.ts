@@ -90,10 +90,17 @@ function digest(text: string): string {
   return createHash('sha256').update(text).digest('base64url').slice(0, 22);
 }
 
-export interface SubscribePlan extends Pick<SubscriptionSpec, 'sessionKey' | 'channels' | 'positions' | 'gap' | 'recentKeys' | 'address'> {
+/** What the plan decides of a subscription's spec: the same for every transport, so none can leave a part out. */
+export type PlannedSpec = Pick<
+  SubscriptionSpec,
+  'sessionKey' | 'userId' | 'issuedAt' | 'address' | 'channels' | 'positions' | 'gap' | 'recentKeys'
+>;
+
+export interface SubscribePlan {
   session: Session;
   /** Set for a cursorless client: where its position is remembered between polls. */
   clientKey: string | undefined;
+  spec: PlannedSpec;
 }
 
 /**
@@ -158,5 +165,10 @@ export async function planSubscription(
   }
   // Checked again: others of this user may have opened while this one read.
   context.hub.admit(query.sid, session.userId, options.address);
-  return { session, channels, positions, gap, sessionKey, clientKey, recentKeys, address: options.address };
+  const { userId, issuedAt } = session;
+  return {
+    session,
+    clientKey,
+    spec: { sessionKey, userId, issuedAt, address: options.address, channels, positions, gap, recentKeys },
+  };
 }

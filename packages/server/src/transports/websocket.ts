@@ -76,16 +76,8 @@ async function upgrade(
   server.handleUpgrade(request, socket, head, (ws) => {
     const subscriber = new SocketSubscriber(context, ws, sockets);
     subscriber.subscription = context.hub.open({
-      sessionKey: plan.sessionKey,
-      userId: plan.session.userId,
-      issuedAt: plan.session.issuedAt,
-      address: plan.address,
+      ...plan.spec,
       transport: 'websocket',
-      channels: plan.channels,
-      positions: plan.positions,
-      gap: plan.gap,
-      // The ids its cursor says it was given: a copy of one of them still to come on another shard is not given again.
-      recentKeys: plan.recentKeys,
       oneShot: false,
       expiresAt: plan.session.expiresAt,
       renewSession: async () => (await context.sessions.resolve(query.sid)).expiresAt,

@@ -15,7 +15,7 @@ const contentTypes: Record<string, string> = {
 // Styles may be set inline (charts size their canvases that way); nothing may come from elsewhere.
 const pagePolicy = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
 
-export interface PageAsset {
+interface PageAsset {
   body: Buffer;
   contentType: string;
 }
@@ -38,10 +38,6 @@ export class PageAssets {
       }
       this.files.set(name, { body, contentType: contentTypes[extension] ?? 'application/octet-stream' });
     }
-  }
-
-  get(name: string): PageAsset | undefined {
-    return this.files.get(name);
   }
 
   /** `GET <prefix>/:file` for every asset but the HTML pages, which have routes of their own. */
