@@ -3,7 +3,7 @@ import { useMemo } from 'preact/hooks';
 import { heldData, latencyData, nodesData, ratesData } from './history.js';
 import { type SeriesSpec, TimeChart } from './time-chart.js';
 
-// The colours match the transport dots of the stat cards (dashboard.css).
+// The colours match the transport dots of the stat cards (--longpoll, --sse, --websocket in static/dashboard/base.css).
 const heldSeries: SeriesSpec[] = [
   { label: 'Long poll', color: '#f59e0b' },
   { label: 'SSE', color: '#10b981' },
