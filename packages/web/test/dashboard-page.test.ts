@@ -1,18 +1,16 @@
 // The operations dashboard in real Chromium: behind its admin key, its numbers and charts moving under load on
 // all three transports, and one row per node when several nodes share Redis.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { browserSkipReason, launchChromium, type RedisInstance, redisSkipReason, type SpawnedServer, startRedis } from '@pns/test-support';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { adminKey, applyLoad, publishLoop, screenshot, startKeyedPns } from './support/pages.js';
+import { describe, it } from 'node:test';
+import { browserSkipReason, redisSkipReason, type SpawnedServer, startRedis } from '@pns/test-support';
+import type { Page } from 'playwright-core';
+import { adminKey, applyLoad, type PageSuite, pageSuite, publishLoop, screenshot, startKeyedPns } from './support/pages.js';
 
 const browserSkip = browserSkipReason();
 const noRedis = browserSkip || redisSkipReason();
 
-async function dashboard(browser: Browser, contexts: BrowserContext[], url: string, key = adminKey): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  contexts.push(context);
-  const page = await context.newPage();
+async function dashboard(suite: PageSuite<unknown>, url: string, key = adminKey): Promise<Page> {
+  const page = await (await suite.newContext({ width: 1280, height: 900 })).newPage();
   await page.goto(`${url}/pns/admin`);
   await page.getByTestId('dashboard-state').filter({ hasText: 'key required' }).waitFor({ timeout: 5000 });
   await page.getByTestId('admin-key').fill(key);
@@ -46,28 +44,18 @@ async function statUntil(page: Page, name: string, check: (value: number) => boo
 }
 
 describe('operations dashboard in Chromium', { skip: browserSkip, timeout: 120_000 }, () => {
-  let pns: SpawnedServer;
-  let browser: Browser;
-  const contexts: BrowserContext[] = [];
-
-  before(async () => {
-    [pns, browser] = await Promise.all([startKeyedPns(), launchChromium()]);
-  });
-  after(async () => {
-    await Promise.all(contexts.map((context) => context.close()));
-    await browser?.close();
-    await pns?.stop();
-  });
+  const suite = pageSuite(startKeyedPns);
 
   it('asks for the admin key and stays closed to a wrong one', async () => {
-    const page = await dashboard(browser, contexts, pns.url, 'not-the-admin-key-0123456789');
+    const page = await dashboard(suite, suite.servers.url, 'not-the-admin-key-0123456789');
     await page.getByText('The server refused that key.').waitFor({ timeout: 5000 });
     assert.equal(((await page.getByTestId('dashboard-state').textContent()) ?? '').trim(), 'key required');
     assert.equal(await page.locator('[data-stat="held-total"]').count(), 0, 'no numbers without the key');
   });
 
   it('shows held connections by transport, publish and delivery rates and latency moving under load', async () => {
-    const page = await dashboard(browser, contexts, pns.url);
+    const pns = suite.servers;
+    const page = await dashboard(suite, pns.url);
     await page.getByTestId('dashboard-state').filter({ hasText: 'live' }).waitFor({ timeout: 5000 });
     assert.equal(await stat(page, 'held-total'), 0);
     assert.equal(await stat(page, 'published-per-second'), 0);
@@ -103,26 +91,25 @@ describe('operations dashboard in Chromium', { skip: browserSkip, timeout: 120_0
 });
 
 describe('operations dashboard over several nodes', { skip: noRedis, timeout: 120_000 }, () => {
-  let redis: RedisInstance;
-  let nodes: SpawnedServer[] = [];
-  let browser: Browser;
-  const contexts: BrowserContext[] = [];
-
-  before(async () => {
-    redis = await startRedis();
-    browser = await launchChromium();
-    nodes = await Promise.all([0, 1].map(() => startKeyedPns({ PNS_REDIS_URL: redis.url })));
-  });
-  after(async () => {
-    await Promise.all(contexts.map((context) => context.close()));
-    await browser?.close();
-    await Promise.all(nodes.map((node) => node.stop()));
-    await redis?.stop();
+  // Two nodes sharing one Redis, which stops last (and also when a node fails to start).
+  const suite = pageSuite(async () => {
+    const redis = await startRedis();
+    const nodes = await Promise.all([0, 1].map(() => startKeyedPns({ PNS_REDIS_URL: redis.url }))).catch(async (error: unknown) => {
+      await redis.stop();
+      throw error;
+    });
+    return {
+      nodes,
+      async stop() {
+        await Promise.all(nodes.map((node) => node.stop()));
+        await redis.stop();
+      },
+    };
   });
 
   it('lists every node sharing the Redis, with each node’s own connections, and drops a stopped one at once', async () => {
-    const [a, b] = nodes as [SpawnedServer, SpawnedServer];
-    const page = await dashboard(browser, contexts, a.url);
+    const [a, b] = suite.servers.nodes as [SpawnedServer, SpawnedServer];
+    const page = await dashboard(suite, a.url);
     await statUntil(page, 'node-count', (value) => value === 2);
     const loadOnB = await applyLoad(b.url, { polls: 0, streams: 4, sockets: 3 });
     try {

@@ -1,37 +1,22 @@
 // The webmail demo in real Chromium against `pns serve` in dev mode (what `npm start` runs): users in separate
 // windows, a mail sent by one reaching another's inbox at once, and no one else's.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { browserSkipReason, launchChromium, type SpawnedServer } from '@pns/test-support';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { screenshot, startDevPns } from './support/pages.js';
+import { describe, it } from 'node:test';
+import { browserSkipReason } from '@pns/test-support';
+import type { BrowserContext, Page } from 'playwright-core';
+import { pageSuite, screenshot, startDevPns } from './support/pages.js';
 
 const browserSkip = browserSkipReason();
 
 describe('webmail demo in Chromium', { skip: browserSkip, timeout: 120_000 }, () => {
-  let pns: SpawnedServer;
-  let browser: Browser;
-  const contexts: BrowserContext[] = [];
+  const suite = pageSuite(startDevPns);
 
-  before(async () => {
-    [pns, browser] = await Promise.all([startDevPns(), launchChromium()]);
-  });
-  after(async () => {
-    await Promise.all(contexts.map((context) => context.close()));
-    await browser?.close();
-    await pns?.stop();
-  });
-
-  /** A window of its own (separate storage: another person at another computer), signed in as `user`. */
-  async function newWindow(): Promise<BrowserContext> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    contexts.push(context);
-    return context;
-  }
+  /** A window of its own (separate storage: another person at another computer). */
+  const newWindow = (): Promise<BrowserContext> => suite.newContext({ width: 1280, height: 800 });
 
   async function signedIn(user: string, context?: BrowserContext): Promise<Page> {
     const page = await (context ?? (await newWindow())).newPage();
-    await page.goto(`${pns.url}/`);
+    await page.goto(`${suite.servers.url}/`);
     await page.getByTestId(`sign-in-${user}`).click();
     await page.getByTestId('current-user').waitFor();
     await page.getByTestId('inbox').waitFor();
@@ -40,7 +25,7 @@ describe('webmail demo in Chromium', { skip: browserSkip, timeout: 120_000 }, ()
 
   /** Long polls, SSE streams and WebSockets pns holds now, from the dashboard's stats. */
   async function held(): Promise<number> {
-    const stats = (await (await fetch(`${pns.url}/pns/admin/stats`)).json()) as { nodes: { held: Record<string, number> }[] };
+    const stats = (await (await fetch(`${suite.servers.url}/pns/admin/stats`)).json()) as { nodes: { held: Record<string, number> }[] };
     const node = stats.nodes[0];
     return node ? Object.values(node.held).reduce((sum, count) => sum + count, 0) : 0;
   }
@@ -177,7 +162,7 @@ describe('webmail demo in Chromium', { skip: browserSkip, timeout: 120_000 }, ()
     const alice = await signedIn('alice');
     const enable = carol.getByRole('button', { name: 'Enable desktop notifications' });
     await enable.waitFor();
-    await context.grantPermissions(['notifications'], { origin: pns.url });
+    await context.grantPermissions(['notifications'], { origin: suite.servers.url });
     await enable.click();
     await enable.waitFor({ state: 'detached' });
     const shown = (): Promise<string[]> => carol.evaluate(() => (window as unknown as { pnsShown: string[] }).pnsShown);

@@ -1,3 +1,4 @@
+import { Icon } from '../shared/icon.js';
 import { NodesChart, TotalCharts } from './charts.js';
 import { formatClock } from './format.js';
 import { KeyForm } from './key-form.js';
@@ -14,9 +15,9 @@ export function App() {
       <header class="top-bar">
         <span class="brand">
           <span class="brand-mark">
-            <svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2.2" aria-hidden="true">
+            <Icon size={18} strokeWidth={2.2}>
               <path d="M3 12h4l3-7 4 14 3-7h4" />
-            </svg>
+            </Icon>
           </span>
           pns <span class="brand-sub">operations</span>
         </span>

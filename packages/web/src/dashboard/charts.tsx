@@ -1,9 +1,9 @@
+import type { DashboardSnapshot } from '@pns/protocol';
 import { useMemo } from 'preact/hooks';
 import { heldData, latencyData, nodesData, ratesData } from './history.js';
 import { type SeriesSpec, TimeChart } from './time-chart.js';
-import type { StatsAnswer } from './types.js';
 
-// The colours match the transport dots of the stat cards (dashboard.css).
+// The colours match the transport dots of the stat cards (--longpoll, --sse, --websocket in static/dashboard/base.css).
 const heldSeries: SeriesSpec[] = [
   { label: 'Long poll', color: '#f59e0b' },
   { label: 'SSE', color: '#10b981' },
@@ -22,7 +22,7 @@ const latencySeries: SeriesSpec[] = [
 const nodePalette = ['#3b82f6', '#10b981', '#f59e0b', '#ef4444', '#8b5cf6', '#06b6d4', '#ec4899', '#84cc16'];
 
 /** The cluster's totals over the last five minutes. */
-export function TotalCharts({ history }: { history: StatsAnswer[] }) {
+export function TotalCharts({ history }: { history: DashboardSnapshot[] }) {
   const held = useMemo(() => heldData(history), [history]);
   const rates = useMemo(() => ratesData(history), [history]);
   const latency = useMemo(() => latencyData(history), [history]);
@@ -36,11 +36,9 @@ export function TotalCharts({ history }: { history: StatsAnswer[] }) {
 }
 
 /** Held connections per node; nodes that came or went in the window show as broken lines. */
-export function NodesChart({ history }: { history: StatsAnswer[] }) {
+export function NodesChart({ history }: { history: DashboardSnapshot[] }) {
   const { names, data } = useMemo(() => nodesData(history), [history]);
-  const series = useMemo(
-    () => names.map((name, index) => ({ label: name, color: nodePalette[index % nodePalette.length] ?? '#3b82f6' })),
-    [names],
-  );
+  // Not memoized: `names` is a new array with every sample, and TimeChart rebuilds only when the set changes.
+  const series = names.map((name, index) => ({ label: name, color: nodePalette[index % nodePalette.length] ?? '#3b82f6' }));
   return <TimeChart name="nodes" title="Held connections per node" series={series} data={data} />;
 }

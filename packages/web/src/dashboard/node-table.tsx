@@ -1,5 +1,5 @@
+import type { DashboardSnapshot, NodeStats } from '@pns/protocol';
 import { formatMb, formatMs, formatNumber, formatPercent, formatUptime } from './format.js';
-import type { NodeStats, StatsAnswer } from './types.js';
 
 function Row({ node }: { node: NodeStats }) {
   return (
@@ -20,7 +20,7 @@ function Row({ node }: { node: NodeStats }) {
   );
 }
 
-export function NodeTable({ stats }: { stats: StatsAnswer }) {
+export function NodeTable({ stats }: { stats: DashboardSnapshot }) {
   return (
     <div class="card table-card">
       <table class="node-table">

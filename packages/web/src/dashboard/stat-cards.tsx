@@ -1,6 +1,7 @@
+import type { NodeStats } from '@pns/protocol';
 import type { ComponentChildren } from 'preact';
 import { formatMb, formatMs, formatNumber } from './format.js';
-import { heldTotal, type NodeStats } from './types.js';
+import { heldTotal } from './history.js';
 
 function Card({ title, children, footer }: { title: string; children: ComponentChildren; footer?: ComponentChildren }) {
   return (

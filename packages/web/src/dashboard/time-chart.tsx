@@ -1,5 +1,6 @@
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
+import { formatNumber } from './format.js';
 
 export interface SeriesSpec {
   label: string;
@@ -32,7 +33,7 @@ function showLatest(plot: uPlot): void {
 }
 
 function options(series: SeriesSpec[], width: number, height: number, unit: string): uPlot.Options {
-  const show = (value: number | null) => (value === null || value === undefined ? '–' : `${Math.round(value * 10) / 10}${unit}`);
+  const show = (value: number | null) => (value === null || value === undefined ? '–' : `${formatNumber(value)}${unit}`);
   return {
     width,
     height,

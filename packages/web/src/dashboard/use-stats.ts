@@ -1,8 +1,8 @@
+import type { DashboardSnapshot } from '@pns/protocol';
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { readItem, writeItem } from '../shared/storage.js';
 import { fetchStats } from './api.js';
 import { addSample } from './history.js';
-import type { StatsAnswer } from './types.js';
 
 const keyStorage = 'pns-admin-key';
 const intervalMs = 1000;
@@ -11,9 +11,10 @@ export type DashboardState = 'connecting' | 'live' | 'disconnected' | 'key requi
 
 export interface Stats {
   state: DashboardState;
-  latest: StatsAnswer | undefined;
+  /** The newest sample: the last of `history`. */
+  latest: DashboardSnapshot | undefined;
   /** The last five minutes of samples, oldest first. */
-  history: StatsAnswer[];
+  history: DashboardSnapshot[];
   /** Samples received since the page loaded. */
   samples: number;
   /** Why the last poll failed, while disconnected. */
@@ -28,8 +29,7 @@ export interface Stats {
  * until a key is given.
  */
 export function useStats(): Stats {
-  const [history, setHistory] = useState<StatsAnswer[]>([]);
-  const [latest, setLatest] = useState<StatsAnswer>();
+  const [history, setHistory] = useState<DashboardSnapshot[]>([]);
   const [samples, setSamples] = useState(0);
   const [connected, setConnected] = useState<boolean>();
   const [reason, setReason] = useState('');
@@ -52,7 +52,6 @@ export function useStats(): Stats {
         return;
       }
       if (result.kind === 'ok') {
-        setLatest(result.stats);
         setHistory((current) => addSample(current, result.stats));
         setSamples((count) => count + 1);
         setConnected(true);
@@ -77,5 +76,5 @@ export function useStats(): Stats {
   }, []);
 
   const state: DashboardState = keyNeeded ? 'key required' : connected === undefined ? 'connecting' : connected ? 'live' : 'disconnected';
-  return { state, latest, history, samples, reason, keyRefused, submitKey };
+  return { state, latest: history.at(-1), history, samples, reason, keyRefused, submitKey };
 }

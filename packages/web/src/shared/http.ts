@@ -10,9 +10,9 @@ export class ApiError extends Error {
   }
 }
 
-/** What to tell the user about a failure: the server's message when it sent one. */
-export function errorText(error: unknown): string {
-  return error instanceof ApiError ? error.message : 'Something went wrong.';
+/** What to tell the user about a failure: the server's message when it sent one, else `fallback`. */
+export function errorText(error: unknown, fallback = 'Something went wrong.'): string {
+  return error instanceof ApiError ? error.message : fallback;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -1,5 +1,5 @@
+import type { DemoUser, Mail } from '@pns/protocol';
 import { requestJson } from '../shared/http.js';
-import type { DemoUser, Mail } from './types.js';
 
 // The demo backend's JSON API, served next to pns on the same origin.
 

@@ -1,3 +1,4 @@
+import type { DemoUser } from '@pns/protocol';
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { errorText } from '../shared/http.js';
 import { readItem, writeItem } from '../shared/storage.js';
@@ -5,7 +6,6 @@ import { listUsers } from './api.js';
 import { Mailbox } from './mailbox.js';
 import { DemoSession } from './session.js';
 import { SignIn } from './sign-in.js';
-import type { DemoUser } from './types.js';
 
 /** Remembers who is signed in in this tab, so a reload stays signed in. */
 const userKey = 'pns-demo-user';

@@ -1,5 +1,5 @@
+import type { DemoUser } from '@pns/protocol';
 import { avatarColour, initials } from './format.js';
-import type { DemoUser } from './types.js';
 
 export function Avatar({ user, size = 36 }: { user: DemoUser; size?: number }) {
   return (

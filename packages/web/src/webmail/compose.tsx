@@ -1,10 +1,10 @@
+import type { DemoUser } from '@pns/protocol';
 import type { Ref } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { ApiError } from '../shared/http.js';
+import { errorText } from '../shared/http.js';
 import { sendMail } from './api.js';
 import { PenIcon } from './icons.js';
 import type { DemoSession } from './session.js';
-import type { DemoUser } from './types.js';
 
 const maxSubject = 200;
 const maxBody = 5000;
@@ -52,7 +52,7 @@ export function Compose({ session, users, subjectRef }: ComposeProps) {
       setBody('');
       setState({ kind: 'sent' });
     } catch (error) {
-      setState({ kind: 'failed', message: error instanceof ApiError ? error.message : 'The mail could not be sent.' });
+      setState({ kind: 'failed', message: errorText(error, 'The mail could not be sent.') });
     }
   };
 

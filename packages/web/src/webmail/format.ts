@@ -1,4 +1,4 @@
-import type { DemoUser } from './types.js';
+import type { DemoUser } from '@pns/protocol';
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 const dayFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' });

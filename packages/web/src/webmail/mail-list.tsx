@@ -1,6 +1,6 @@
+import type { Mail } from '@pns/protocol';
 import { Avatar } from './avatar.js';
 import { shortDate } from './format.js';
-import type { Mail } from './types.js';
 
 interface MailListProps {
   mails: Mail[];

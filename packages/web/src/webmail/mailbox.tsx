@@ -1,3 +1,4 @@
+import type { DemoUser, Mail } from '@pns/protocol';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { Compose } from './compose.js';
 import { ErrorBanner } from './error-banner.js';
@@ -10,7 +11,6 @@ import type { DemoSession } from './session.js';
 import { Sidebar } from './sidebar.js';
 import { Toasts, useToasts } from './toasts.js';
 import { TopBar } from './top-bar.js';
-import type { DemoUser, Mail } from './types.js';
 import { useInbox } from './use-inbox.js';
 
 interface MailboxProps {

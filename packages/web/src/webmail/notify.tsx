@@ -1,6 +1,6 @@
+import type { Mail } from '@pns/protocol';
 import { useState } from 'preact/hooks';
 import { BellIcon } from './icons.js';
-import type { Mail } from './types.js';
 
 // Desktop notifications are optional everywhere: some browsers lack the API, and some throw on `new Notification`.
 

@@ -1,7 +1,7 @@
+import type { DemoUser, Mail } from '@pns/protocol';
 import { Avatar } from './avatar.js';
 import { fullDate } from './format.js';
 import { EnvelopeIcon } from './icons.js';
-import type { DemoUser, Mail } from './types.js';
 
 export function ReadingPane({ mail, me }: { mail: Mail | undefined; me: DemoUser }) {
   if (!mail) {

@@ -1,6 +1,6 @@
+import type { DemoUser } from '@pns/protocol';
 import { ApiError } from '../shared/http.js';
 import { createSession, type SessionAnswer } from './api.js';
-import type { DemoUser } from './types.js';
 
 /** Renew a little before expiry, so a request never leaves with a token that dies on the way. */
 const renewMarginMs = 10_000;

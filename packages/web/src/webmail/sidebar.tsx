@@ -1,6 +1,6 @@
+import type { DemoUser } from '@pns/protocol';
 import { InboxIcon, PenIcon } from './icons.js';
 import { NotifyButton } from './notify.js';
-import type { DemoUser } from './types.js';
 
 interface SidebarProps {
   user: DemoUser;

@@ -1,7 +1,7 @@
+import type { DemoUser } from '@pns/protocol';
 import { Avatar } from './avatar.js';
 import { ErrorBanner } from './error-banner.js';
 import { Brand } from './top-bar.js';
-import type { DemoUser } from './types.js';
 
 interface SignInProps {
   users: DemoUser[] | undefined;

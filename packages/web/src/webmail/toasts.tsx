@@ -1,6 +1,6 @@
+import type { Mail } from '@pns/protocol';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { Avatar } from './avatar.js';
-import type { Mail } from './types.js';
 
 const toastMs = 6000;
 

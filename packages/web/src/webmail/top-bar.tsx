@@ -1,8 +1,8 @@
 import type { PnsStatus } from '@pns/client';
+import type { DemoUser } from '@pns/protocol';
 import { Avatar } from './avatar.js';
 import { ConnectionIndicator } from './connection.js';
 import { EnvelopeIcon } from './icons.js';
-import type { DemoUser } from './types.js';
 
 export function Brand() {
   return (

@@ -1,9 +1,9 @@
 import { PnsClient, type PnsMessage, type PnsStatus } from '@pns/client';
+import { isMailData, type Mail, newMailType } from '@pns/protocol';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { errorText } from '../shared/http.js';
 import { loadInbox } from './api.js';
 import type { DemoSession } from './session.js';
-import { isMailData, type Mail, newMailType } from './types.js';
 
 export interface InboxState {
   /** Newest first. */

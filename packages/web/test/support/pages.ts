@@ -1,17 +1,18 @@
 // Support for the page tests: pns as `npm start` runs it, Chromium, screenshots, and load that the dashboard
 // should see (held long polls, SSE streams, WebSockets, publishes).
 import { mkdirSync } from 'node:fs';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createToken } from '@pns/publisher';
-import { type HttpPoller, type SpawnedServer, SseParser, spawnServer, startHttpPoller } from '@pns/test-support';
-import type { Page } from 'playwright-core';
+import { createToken, Publisher } from '@pns/publisher';
+import { type HttpPoller, launchChromium, type SpawnedServer, SseParser, spawnServer, startHttpPoller } from '@pns/test-support';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import WebSocket from 'ws';
 
 /** Git-ignored: each run's screenshots of the pages (the README's are copies of these). */
-export const screenshotDir = fileURLToPath(new URL('../../../../../test-artifacts/screenshots/', import.meta.url));
+const screenshotDir = fileURLToPath(new URL('../../../../../test-artifacts/screenshots/', import.meta.url));
 
-export const secret = 'pages-test-secret-0123456789abcdef';
-export const publishKey = 'pages-test-publish-key-0123456789abcdef';
+const secret = 'pages-test-secret-0123456789abcdef';
+const publishKey = 'pages-test-publish-key-0123456789abcdef';
 export const adminKey = 'pages-test-admin-key-0123456789abcdef';
 
 /** `pns serve` in dev mode, as a newcomer's `npm start` runs it (the publish key given, so the test can publish). */
@@ -27,24 +28,47 @@ export function startKeyedPns(env: Record<string, string> = {}): Promise<Spawned
   });
 }
 
+export interface PageSuite<T> {
+  /** What `start` gave, once the suite's `before` ran. */
+  readonly servers: T;
+  /** A browser window of its own (separate storage), closed with the suite. */
+  newContext(viewport: { width: number; height: number }): Promise<BrowserContext>;
+}
+
+/** Starts `start`'s servers and Chromium before the enclosing describe's tests; closes both after them. */
+export function pageSuite<T extends { stop(): Promise<unknown> }>(start: () => Promise<T>): PageSuite<T> {
+  let servers: T | undefined;
+  let browser: Browser | undefined;
+  const contexts: BrowserContext[] = [];
+  before(async () => {
+    [servers, browser] = await Promise.all([start(), launchChromium()]);
+  });
+  after(async () => {
+    await Promise.all(contexts.map((context) => context.close()));
+    await browser?.close();
+    await servers?.stop();
+  });
+  return {
+    get servers() {
+      if (!servers) throw new Error('pageSuite: servers are not started yet');
+      return servers;
+    },
+    async newContext(viewport) {
+      if (!browser) throw new Error('pageSuite: Chromium is not launched yet');
+      const context = await browser.newContext({ viewport });
+      contexts.push(context);
+      return context;
+    },
+  };
+}
+
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(screenshotDir, { recursive: true });
   await page.screenshot({ path: `${screenshotDir}${name}.png` });
 }
 
-export async function publish(url: string, to: string, data: unknown = {}): Promise<void> {
-  const response = await fetch(`${url}/pns/publish`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${publishKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ to, type: 70, data }),
-    signal: AbortSignal.timeout(5000),
-  });
-  if (response.status !== 200) throw new Error(`publish: ${response.status} ${await response.text()}`);
-}
-
 export interface Load {
   users: string[];
-  pollers: HttpPoller[];
   /** Messages received over every transport. */
   received(): number;
   stop(): Promise<void>;
@@ -90,7 +114,6 @@ export async function applyLoad(url: string, counts: { polls: number; streams: n
   }
   return {
     users,
-    pollers,
     received: () => streamed + pollers.reduce((sum, poller) => sum + poller.received.length, 0),
     async stop() {
       for (const abort of aborts) abort.abort();
@@ -104,11 +127,12 @@ export async function applyLoad(url: string, counts: { polls: number; streams: n
 export function publishLoop(url: string, users: readonly string[], perSecond: number, maxMs = 30_000): { stop(): Promise<number> } {
   let running = true;
   let sent = 0;
+  const publisher = new Publisher({ url, publishKey, retries: 0, timeoutMs: 5000 });
   const done = (async () => {
     const deadline = Date.now() + maxMs;
     while (running && Date.now() < deadline) {
       const user = users[Math.floor(Math.random() * users.length)] as string;
-      await publish(url, `user:${user}`, { subject: `load ${sent}` });
+      await publisher.publish(`user:${user}`, 70, { subject: `load ${sent}` });
       sent++;
       await new Promise((resolve) => setTimeout(resolve, 1000 / perSecond));
     }
@@ -121,5 +145,3 @@ export function publishLoop(url: string, users: readonly string[], perSecond: nu
     },
   };
 }
-
-export { WebSocket };
