@@ -1,5 +1,5 @@
-export { browserSkipReason, chromiumPath, launchChromium } from './chromium.js';
-export { faketimeBinary, faketimeSkipReason, faketimeWrapper } from './faketime.js';
+export { browserSkipReason, launchChromium } from './chromium.js';
+export { faketimeSkipReason, faketimeWrapper } from './faketime.js';
 export { type HttpPoller, type HttpPollerOptions, startHttpPoller } from './http-poller.js';
 export {
   type RedisClusterInstance,
