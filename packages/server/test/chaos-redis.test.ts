@@ -15,7 +15,6 @@ import {
   chaosSecret,
   openSubscribers,
   PublishRun,
-  report,
   shardOf,
   startChaosCluster,
   tally,
@@ -68,8 +67,7 @@ describe('chaos: a Redis Cluster master killed and restarted with its data', { s
       await background.stop();
       return back;
     });
-    const result = tally(subscribers, run, faultEnd);
-    report('Redis master SIGKILL 3 s, restarted with appendonly', result);
+    const result = tally('Redis master SIGKILL 3 s, restarted with appendonly', subscribers, run, faultEnd);
     assertExactlyOnce(result, outageIncidents);
     assert.deepEqual(result.gaps, {}, 'nothing was lost, so no client is told of a gap');
     assert.ok(result.longestPublishMs >= 2000, 'publishes waited for the cluster (refused, then retried)');
@@ -111,8 +109,7 @@ describe('chaos: a Redis Cluster master restarted without persistence', { skip: 
       await background.stop();
       return back;
     });
-    const result = tally(subscribers, run, faultEnd);
-    report('Redis master restarted without persistence (data lost)', result);
+    const result = tally('Redis master restarted without persistence (data lost)', subscribers, run, faultEnd);
     assertExactlyOnce(result, outageIncidents);
     const expected = Object.fromEntries(lost.map((subscriber) => [subscriber.label, 1]));
     assert.deepEqual(result.gaps, expected, 'one gap for each client whose channel lost its data, none for the others');
@@ -152,8 +149,7 @@ describe('chaos: a Redis Cluster master paused (SIGSTOP) longer than the hold', 
       await background.stop();
       return back;
     });
-    const result = tally(subscribers, run, faultEnd);
-    report('Redis master SIGSTOP 6 s (hold 2 s), then SIGCONT', result);
+    const result = tally('Redis master SIGSTOP 6 s (hold 2 s), then SIGCONT', subscribers, run, faultEnd);
     assertExactlyOnce(result, outageIncidents);
     assert.deepEqual(result.gaps, {}, 'nothing was lost, so no client is told of a gap');
   });
