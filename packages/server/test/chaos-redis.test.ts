@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createToken } from '@pns/publisher';
-import { redisSkipReason } from '@pns/test-support';
+import { type RedisInstance, redisSkipReason } from '@pns/test-support';
 import {
   assertExactlyOnce,
   broadcast,
@@ -55,7 +55,7 @@ describe('chaos: a Redis Cluster master killed and restarted with its data', { s
   after(() => chaos?.stop());
 
   it('answers 503 while the cluster is down, then delivers every message once, with no gap', async () => {
-    const master = chaos.redis.nodes[await shardOf(chaos.redis, broadcast)] as ChaosCluster['redis']['nodes'][number];
+    const master = chaos.redis.nodes[await shardOf(chaos.redis, broadcast)] as RedisInstance;
     const { subscribers, run, faultEnd } = await underFault(chaos, 5, async (_subscribers, run) => {
       const background = run.inBackground(50);
       await delay(300);
@@ -91,7 +91,7 @@ describe('chaos: a Redis Cluster master restarted without persistence', { skip: 
       const victim = [0, 1, 2].find((index) => index !== broadcastShard && shards.includes(index));
       assert.notEqual(victim, undefined, 'a master holds user channels and not the topic');
       lost = subscribers.filter((_, index) => shards[index] === victim);
-      const node = chaos.redis.nodes[victim as number] as ChaosCluster['redis']['nodes'][number];
+      const node = chaos.redis.nodes[victim as number] as RedisInstance;
       await waitForDeliveries(subscribers, run);
       // A cursor taken now, for one of those users: it proves below that the gap is a real loss.
       const user = (lost[0] as ChaosSubscriber).user;
@@ -137,7 +137,7 @@ describe('chaos: a Redis Cluster master paused (SIGSTOP) longer than the hold', 
   after(() => chaos?.stop());
 
   it('refuses or holds meanwhile, and after SIGCONT delivers every message once', async () => {
-    const master = chaos.redis.nodes[await shardOf(chaos.redis, broadcast)] as ChaosCluster['redis']['nodes'][number];
+    const master = chaos.redis.nodes[await shardOf(chaos.redis, broadcast)] as RedisInstance;
     const { subscribers, run, faultEnd } = await underFault(chaos, 2, async (_subscribers, run) => {
       const background = run.inBackground(50);
       await delay(300);

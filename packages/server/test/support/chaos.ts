@@ -4,7 +4,14 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createPublisher, type Publisher } from '@pns/publisher';
-import { type RedisClusterInstance, redisCommand, type SpawnedServer, spawnServer, startRedisCluster } from '@pns/test-support';
+import {
+  type RedisClusterInstance,
+  type RedisInstance,
+  redisCommand,
+  type SpawnedServer,
+  spawnServer,
+  startRedisCluster,
+} from '@pns/test-support';
 import { broadcast, type ChaosSubscriber, chaosSecret } from './chaos-subscribers.js';
 import { delay, waitFor } from './harness.js';
 
@@ -244,7 +251,7 @@ function report(name: string, result: Tally): void {
 
 /** Which of the cluster's nodes (an index into `redis.nodes`) holds `channel`'s keys. */
 export async function shardOf(redis: RedisClusterInstance, channel: string): Promise<number> {
-  const first = redis.nodes[0] as RedisClusterInstance['nodes'][number];
+  const first = redis.nodes[0] as RedisInstance;
   const slot = Number(await redisCommand(first.port, ['CLUSTER', 'KEYSLOT', `{${channel}}`]));
   const ranges = (await redisCommand(first.port, ['CLUSTER', 'SLOTS'])) as [number, number, [string, number]][];
   const owner = ranges.find(([from, to]) => slot >= from && slot <= to)?.[2][1];
