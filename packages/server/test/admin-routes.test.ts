@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import type { DashboardSnapshot } from '@pns/protocol';
 import { ConfigError, loadConfig } from '../src/config/load-config.js';
-import { delay, startTestServer, type TestServer, waitFor } from './support/harness.js';
+import { delay, startTestServer, type TestServer, waitFor, withTestServer } from './support/harness.js';
 import { request } from './support/http-client.js';
 
 type ErrorJson = { errorCode: string };
@@ -28,21 +28,17 @@ async function statsUntil(
 describe('operations dashboard', { timeout: 60_000 }, () => {
   describe('#access', () => {
     it('is closed outside dev mode without PNS_ADMIN_KEY', async () => {
-      const t = await startTestServer();
-      try {
+      await withTestServer({}, async (t) => {
         for (const path of ['/pns/admin', '/pns/admin/stats', '/pns/admin/assets/dashboard.js']) {
           const answer = await request(`${t.url}${path}`);
           assert.equal(answer.status, 404, path);
           assert.equal((answer.json as ErrorJson).errorCode, 'NOT_FOUND');
         }
-      } finally {
-        await t.close();
-      }
+      });
     });
 
     it('is open in dev mode', async () => {
-      const t = await startTestServer({ secret: undefined });
-      try {
+      await withTestServer({ secret: undefined }, async (t) => {
         const page = await request(`${t.url}/pns/admin`);
         assert.equal(page.status, 200);
         assert.match(page.text, /\/pns\/admin\/assets\/dashboard\.js/);
@@ -50,14 +46,11 @@ describe('operations dashboard', { timeout: 60_000 }, () => {
         assert.equal(snapshot.nodes.length, 1);
         assert.match(snapshot.nodes[0]?.node ?? '', new RegExp(`^${hostname()}:${process.pid}-[0-9a-f]{4}$`));
         assert.equal((await request(`${t.url}/pns/admin/assets/webmail.js`)).status, 404, 'the dashboard serves its own files only');
-      } finally {
-        await t.close();
-      }
+      });
     });
 
     it('with PNS_ADMIN_KEY, answers stats to that key only (the page holds no data)', async () => {
-      const t = await startTestServer({ adminKey });
-      try {
+      await withTestServer({ adminKey }, async (t) => {
         assert.equal((await request(`${t.url}/pns/admin`)).status, 200);
         for (const authorization of [undefined, 'Bearer wrong-key-0123456789abcdef', adminKey, `Bearer ${t.config.publishKey}`]) {
           const answer = await request(`${t.url}/pns/admin/stats`, { headers: authorization ? { authorization } : {} });
@@ -65,9 +58,7 @@ describe('operations dashboard', { timeout: 60_000 }, () => {
           assert.equal((answer.json as ErrorJson).errorCode, 'ADMIN_UNAUTHORIZED');
         }
         await statsUntil(t.url, () => true, { authorization: `Bearer ${adminKey}` });
-      } finally {
-        await t.close();
-      }
+      });
     });
 
     it('refuses an admin key equal to another key', () => {

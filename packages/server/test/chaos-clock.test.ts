@@ -16,7 +16,6 @@ import {
   chaosSecret,
   openSubscribers,
   PublishRun,
-  report,
   startChaosCluster,
   tally,
   waitForDeliveries,
@@ -96,8 +95,7 @@ describe('chaos: node clocks 30 s apart', { skip: noRedis || noFaketime, timeout
     const started = Date.now();
     await run.publish(60);
     await waitForDeliveries(subscribers, run);
-    const result = tally(subscribers, run, started);
-    report('node clocks +30 s and -30 s', result);
+    const result = tally('node clocks +30 s and -30 s', subscribers, run, started);
     assertExactlyOnce(result, []);
     assert.deepEqual(result.gaps, {});
     // Each node's own latency over the last seconds' deliveries: the time from publish to delivery, not the skew.

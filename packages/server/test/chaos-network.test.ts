@@ -9,17 +9,15 @@ import {
   assertExactlyOnce,
   type ChaosCluster,
   type ChaosSubscriber,
+  cutIncidents,
   openSubscribers,
   PublishRun,
-  report,
   startChaosCluster,
   tally,
   waitForDeliveries,
 } from './support/chaos.js';
 
 const noRedis = redisSkipReason();
-/** What a cut shows each kind of client: a poll whose answer broke off, a stream that ended without `end`, a 1006. */
-const cutIncidents = ['poll cut or refused', 'stream cut', 'stream cut or refused', 'close 1006', 'socket cut or refused'];
 
 describe('chaos: connections cut in the middle of answers', { skip: noRedis, timeout: 90_000 }, () => {
   let chaos: ChaosCluster;
@@ -58,8 +56,7 @@ describe('chaos: connections cut in the middle of answers', { skip: noRedis, tim
     const started = Date.now();
     await run.publish(120, 60);
     await waitForDeliveries(subscribers, run, 30_000);
-    const result = tally(subscribers, run, started);
-    report(`connections cut mid-answer (${proxy.cuts()} cuts)`, result);
+    const result = tally(`connections cut mid-answer (${proxy.cuts()} cuts)`, subscribers, run, started);
     assertExactlyOnce(result, cutIncidents);
     assert.deepEqual(result.gaps, {}, 'a cut loses nothing, so no client is told of a gap');
     assert.ok(proxy.cuts() >= 30, `the proxy cut ${proxy.cuts()} connections`);

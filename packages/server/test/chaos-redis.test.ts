@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createToken } from '@pns/publisher';
-import { redisSkipReason } from '@pns/test-support';
+import { type RedisInstance, redisSkipReason } from '@pns/test-support';
 import {
   assertExactlyOnce,
   broadcast,
@@ -15,7 +15,6 @@ import {
   chaosSecret,
   openSubscribers,
   PublishRun,
-  report,
   shardOf,
   startChaosCluster,
   tally,
@@ -56,7 +55,7 @@ describe('chaos: a Redis Cluster master killed and restarted with its data', { s
   after(() => chaos?.stop());
 
   it('answers 503 while the cluster is down, then delivers every message once, with no gap', async () => {
-    const master = chaos.redis.nodes[await shardOf(chaos.redis, broadcast)] as ChaosCluster['redis']['nodes'][number];
+    const master = chaos.redis.nodes[await shardOf(chaos.redis, broadcast)] as RedisInstance;
     const { subscribers, run, faultEnd } = await underFault(chaos, 5, async (_subscribers, run) => {
       const background = run.inBackground(50);
       await delay(300);
@@ -68,8 +67,7 @@ describe('chaos: a Redis Cluster master killed and restarted with its data', { s
       await background.stop();
       return back;
     });
-    const result = tally(subscribers, run, faultEnd);
-    report('Redis master SIGKILL 3 s, restarted with appendonly', result);
+    const result = tally('Redis master SIGKILL 3 s, restarted with appendonly', subscribers, run, faultEnd);
     assertExactlyOnce(result, outageIncidents);
     assert.deepEqual(result.gaps, {}, 'nothing was lost, so no client is told of a gap');
     assert.ok(result.longestPublishMs >= 2000, 'publishes waited for the cluster (refused, then retried)');
@@ -93,7 +91,7 @@ describe('chaos: a Redis Cluster master restarted without persistence', { skip: 
       const victim = [0, 1, 2].find((index) => index !== broadcastShard && shards.includes(index));
       assert.notEqual(victim, undefined, 'a master holds user channels and not the topic');
       lost = subscribers.filter((_, index) => shards[index] === victim);
-      const node = chaos.redis.nodes[victim as number] as ChaosCluster['redis']['nodes'][number];
+      const node = chaos.redis.nodes[victim as number] as RedisInstance;
       await waitForDeliveries(subscribers, run);
       // A cursor taken now, for one of those users: it proves below that the gap is a real loss.
       const user = (lost[0] as ChaosSubscriber).user;
@@ -111,8 +109,7 @@ describe('chaos: a Redis Cluster master restarted without persistence', { skip: 
       await background.stop();
       return back;
     });
-    const result = tally(subscribers, run, faultEnd);
-    report('Redis master restarted without persistence (data lost)', result);
+    const result = tally('Redis master restarted without persistence (data lost)', subscribers, run, faultEnd);
     assertExactlyOnce(result, outageIncidents);
     const expected = Object.fromEntries(lost.map((subscriber) => [subscriber.label, 1]));
     assert.deepEqual(result.gaps, expected, 'one gap for each client whose channel lost its data, none for the others');
@@ -140,7 +137,7 @@ describe('chaos: a Redis Cluster master paused (SIGSTOP) longer than the hold', 
   after(() => chaos?.stop());
 
   it('refuses or holds meanwhile, and after SIGCONT delivers every message once', async () => {
-    const master = chaos.redis.nodes[await shardOf(chaos.redis, broadcast)] as ChaosCluster['redis']['nodes'][number];
+    const master = chaos.redis.nodes[await shardOf(chaos.redis, broadcast)] as RedisInstance;
     const { subscribers, run, faultEnd } = await underFault(chaos, 2, async (_subscribers, run) => {
       const background = run.inBackground(50);
       await delay(300);
@@ -152,8 +149,7 @@ describe('chaos: a Redis Cluster master paused (SIGSTOP) longer than the hold', 
       await background.stop();
       return back;
     });
-    const result = tally(subscribers, run, faultEnd);
-    report('Redis master SIGSTOP 6 s (hold 2 s), then SIGCONT', result);
+    const result = tally('Redis master SIGSTOP 6 s (hold 2 s), then SIGCONT', subscribers, run, faultEnd);
     assertExactlyOnce(result, outageIncidents);
     assert.deepEqual(result.gaps, {}, 'nothing was lost, so no client is told of a gap');
   });

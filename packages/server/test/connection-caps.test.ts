@@ -4,24 +4,15 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
-import { startTestServer, type TestServer, waitFor } from './support/harness.js';
+import { startTestServer, waitFor, withTestServer } from './support/harness.js';
 import { openSubscriber } from './support/transport-subscriber.js';
 
 type ErrorJson = { errorCode: string };
 
-async function withServer(options: Record<string, string>, run: (t: TestServer) => Promise<void>): Promise<void> {
-  const t = await startTestServer(options);
-  try {
-    await run(t);
-  } finally {
-    await t.close();
-  }
-}
-
 describe('connection caps', { timeout: 60_000 }, () => {
   describe('#per user', () => {
     it('refuses a user’s connection beyond the cap on every transport with 429 TOO_MANY_CONNECTIONS and Retry-After', async () => {
-      await withServer({ maxConnectionsPerUser: '2' }, async (t) => {
+      await withTestServer({ maxConnectionsPerUser: '2' }, async (t) => {
         const held = [t.poll({ sid: await t.token('busy'), hold: 10 }), t.poll({ sid: await t.token('busy', { ttl: 3599 }), hold: 10 })];
         await waitFor(() => t.server.hub.stats().subscriptions === 2, 5000, 'two held polls');
         const third = await t.token('busy', { ttl: 3598 });
@@ -46,7 +37,7 @@ describe('connection caps', { timeout: 60_000 }, () => {
     });
 
     it('lets a session at its own cap supersede its oldest poll rather than be refused', async () => {
-      await withServer({ maxConnectionsPerUser: '2', maxPollsPerSession: '2' }, async (t) => {
+      await withTestServer({ maxConnectionsPerUser: '2', maxPollsPerSession: '2' }, async (t) => {
         const sid = await t.token('tabs');
         const first = t.poll({ sid, comeFrom: 'a', hold: 10 });
         const second = t.poll({ sid, comeFrom: 'b', hold: 10 });
@@ -64,7 +55,7 @@ describe('connection caps', { timeout: 60_000 }, () => {
 
   describe('#per address', () => {
     it('is off by default: one address may hold many', async () => {
-      await withServer({}, async (t) => {
+      await withTestServer({}, async (t) => {
         const polls = [];
         for (let i = 0; i < 40; i++) polls.push(t.poll({ sid: await t.token(`nat-${i}`), hold: 10 }));
         await waitFor(() => t.server.hub.stats().subscriptions === 40, 5000, 'forty held polls');
@@ -74,7 +65,7 @@ describe('connection caps', { timeout: 60_000 }, () => {
     });
 
     it('counts the X-Forwarded-For client behind a trusted proxy, and ignores the header from anyone else', async () => {
-      await withServer({ maxConnectionsPerAddress: '2', trustedProxies: 'loopback' }, async (t) => {
+      await withTestServer({ maxConnectionsPerAddress: '2', trustedProxies: 'loopback' }, async (t) => {
         const from = (address: string) => ({ headers: { 'x-forwarded-for': `${address}, 127.0.0.1` } });
         const held = [
           t.poll({ sid: await t.token('a1'), hold: 10 }, from('203.0.113.5')),
@@ -92,7 +83,7 @@ describe('connection caps', { timeout: 60_000 }, () => {
         await Promise.all(held);
         await waitFor(() => t.server.hub.stats().addresses === 0, 5000, 'no address counted');
       });
-      await withServer({ maxConnectionsPerAddress: '2' }, async (t) => {
+      await withTestServer({ maxConnectionsPerAddress: '2' }, async (t) => {
         const spoofed = (address: string) => ({ headers: { 'x-forwarded-for': address } });
         const held = [
           t.poll({ sid: await t.token('s1'), hold: 10 }, spoofed('192.0.2.1')),
@@ -112,7 +103,7 @@ describe('connection caps', { timeout: 60_000 }, () => {
 
   describe('#channels and topics', () => {
     it('refuses more channels per poll than PNS_MAX_CHANNELS_PER_POLL, and tokens with more topics than PNS_MAX_TOPICS_PER_TOKEN', async () => {
-      await withServer({ maxChannelsPerPoll: '2', maxTopicsPerToken: '2' }, async (t) => {
+      await withTestServer({ maxChannelsPerPoll: '2', maxTopicsPerToken: '2' }, async (t) => {
         const sid = await t.token('reader', { topics: ['a', 'b'] });
         assert.equal((await t.poll({ sid, ch: ['topic:a', 'topic:b'], hold: 0 })).status, 200);
         const tooMany = await t.poll({ sid, ch: ['topic:a', 'topic:b', 'user:reader'], hold: 0 });
@@ -174,7 +165,7 @@ describe('connection caps', { timeout: 60_000 }, () => {
     }
 
     it('keeps answering held polls at once while a flood of new connections beyond the cap is refused with 503', async () => {
-      await withServer({ maxConnections: '40' }, async (t) => {
+      await withTestServer({ maxConnections: '40' }, async (t) => {
         const users = Array.from({ length: 20 }, (_, i) => `held-${i}`);
         const polls = await Promise.all(users.map(async (user) => ({ user, sid: await t.token(user) })));
         const answers = polls.map(({ sid }) => t.poll({ sid, hold: 20 }).then((answer) => ({ answer, at: Date.now() })));

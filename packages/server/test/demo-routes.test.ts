@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Mail, PnsMessage } from '@pns/protocol';
 import { SignJWT } from 'jose';
 import { ConfigError, loadConfig } from '../src/config/load-config.js';
-import { startTestServer, type TestServer, waitFor } from './support/harness.js';
+import { startTestServer, type TestServer, waitFor, withTestServer } from './support/harness.js';
 import { type HttpResult, request } from './support/http-client.js';
 
 type ErrorJson = { errorCode: string; message: string };
@@ -176,26 +176,20 @@ describe('webmail demo routes', { timeout: 60_000 }, () => {
 
 describe('webmail demo switch', { timeout: 30_000 }, () => {
   it('is off outside dev mode unless PNS_DEMO=true', async () => {
-    const t = await startTestServer();
-    try {
+    await withTestServer({}, async (t) => {
       for (const path of ['/', '/demo/api/users', '/demo/assets/webmail.js']) {
         const answer = await request(`${t.url}${path}`);
         assert.equal(answer.status, 404, path);
         assert.equal((answer.json as ErrorJson).errorCode, 'NOT_FOUND');
       }
-    } finally {
-      await t.close();
-    }
+    });
   });
 
   it('is on in dev mode', async () => {
-    const t = await startTestServer({ secret: undefined });
-    try {
+    await withTestServer({ secret: undefined }, async (t) => {
       assert.equal(t.config.devMode, true);
       assert.equal((await request(`${t.url}/`)).status, 200);
-    } finally {
-      await t.close();
-    }
+    });
   });
 
   it('cannot run with sessions kept in Redis, whose store would not know its tokens', () => {

@@ -7,12 +7,11 @@ import fc from 'fast-check';
 import { type Answer, sendHttp } from './support/bad-input-send.js';
 import { assertPollAnswer, get } from './support/bad-input-table.js';
 import { cursorMutation, headerCases, mutateCursor, queryString } from './support/fuzz-arbitraries.js';
-import { allowedOrigin, type Fuzz, fuzzSuite } from './support/fuzz-suite.js';
+import { allowedOrigin, type Fuzz, fuzzSuite, ownChannels } from './support/fuzz-suite.js';
 import { rawExchange, requestHead } from './support/fuzz-wire.js';
 
 const user = 'fuzz.poll';
-const topics = ['news', 'ops'];
-const own = new Set([`user:${user}`, ...topics.map((topic) => `topic:${topic}`)]);
+const own = ownChannels(user);
 
 /** A 200 is a poll answer whose messages are all on the poll's own channels; anything else is a catalog error. */
 function assertOwnAnswer(f: Fuzz, answer: Answer, context: string): void {
@@ -32,8 +31,7 @@ fuzzSuite('poll', (fuzz) => {
   let cursors: string[] = [];
 
   before(async () => {
-    sid = fuzz().sid(user, { topics });
-    cursors = await fuzz().realCursors(sid, user);
+    ({ sid, cursors } = await fuzz().realCursors(user));
   });
 
   it('answers any query string with a poll answer of its own channels or a catalog error', async () => {

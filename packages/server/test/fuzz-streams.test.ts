@@ -8,12 +8,11 @@ import type { Socket } from 'node:net';
 import { before, it } from 'node:test';
 import fc from 'fast-check';
 import { clientFrame, cursorMutation, headerCases, junkText, mutateCursor, queryString } from './support/fuzz-arbitraries.js';
-import { fuzzSuite } from './support/fuzz-suite.js';
+import { fuzzSuite, ownChannels } from './support/fuzz-suite.js';
 import { closeCode, dechunk, decodeFrames, encodeFrame, rawExchange, rawStream, requestHead, sseEvents } from './support/fuzz-wire.js';
 
 const user = 'fuzz.streams';
-const topics = ['news', 'ops'];
-const own = new Set([`user:${user}`, ...topics.map((topic) => `topic:${topic}`)]);
+const own = ownChannels(user);
 /** Header values go out as latin1 bytes: anything HTTP forbids in a value (CR, LF, NUL, …) is replaced. */
 const headerSafe = (value: string): string => value.replace(/[^\t\x20-\x7e\x80-\xff]/g, '?');
 
@@ -22,8 +21,7 @@ fuzzSuite('streams', (fuzz) => {
   let cursors: string[] = [];
 
   before(async () => {
-    sid = fuzz().sid(user, { topics });
-    cursors = await fuzz().realCursors(sid, user);
+    ({ sid, cursors } = await fuzz().realCursors(user));
   });
 
   it('answers GET /pns/sse with a stream of its own channels or a catalog error', async () => {

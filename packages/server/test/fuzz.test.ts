@@ -15,6 +15,7 @@ import {
   publish,
   sid,
 } from './support/bad-input-table.js';
+import { joinQuery } from './support/fuzz-arbitraries.js';
 
 badInputSuite((base) => {
   describe('#properties', () => {
@@ -41,21 +42,10 @@ badInputSuite((base) => {
       { arbitrary: text, weight: 3 },
     );
 
-    /** Printable ASCII goes as is (so `%`, `&`, `=` keep their meaning); anything else is percent-encoded UTF-8. */
-    function loosely(input: string): string {
-      let out = '';
-      for (const char of input) {
-        const code = char.codePointAt(0) as number;
-        if (code > 0x20 && code < 0x7f) out += char;
-        else for (const byte of Buffer.from(char, 'utf8')) out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
-      }
-      return out;
-    }
-
     it('answers any query string with a poll answer or a catalog error, never a 5xx', async () => {
       await fc.assert(
         fc.asyncProperty(fc.array(fc.tuple(key, value, fc.boolean()), { maxLength: 8 }), async (pairs) => {
-          const query = pairs.map(([k, v, withEquals]) => (withEquals || v !== '' ? `${loosely(k)}=${loosely(v)}` : loosely(k))).join('&');
+          const query = joinQuery(pairs);
           const answer = await send(base(), get(`/pns/poll?${query}`));
           const context = `GET /pns/poll?${query} → ${answer.status} ${answer.text.slice(0, 200)}`;
           assert.ok(answer.status < 500, context);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RawOptions } from '../src/config/options.js';
-import { delay, startTestServer, type TestServer } from './support/harness.js';
+import { delay, type TestServer, withTestServer } from './support/harness.js';
 
 type ErrorJson = { errorCode: string };
 
@@ -14,15 +14,12 @@ function messages(count: number, from = 0): { to: string; type: number; data: nu
 }
 
 /** A server of its own per test, so each starts with full buckets; `read()` is what user 7 got since it started. */
-async function withServer(options: RawOptions, body: (t: TestServer, read: () => Promise<unknown[]>) => Promise<void>): Promise<void> {
-  const t = await startTestServer(options);
-  try {
+function withServer(options: RawOptions, body: (t: TestServer, read: () => Promise<unknown[]>) => Promise<void>): Promise<void> {
+  return withTestServer(options, async (t) => {
     const sid = await t.token('7');
     const { cursor } = (await t.poll({ sid, comeFrom: 'rate', hold: 0 })).body;
     await body(t, async () => (await t.poll({ sid, cursor, hold: 0 })).body.msg.map((message) => message.data));
-  } finally {
-    await t.close();
-  }
+  });
 }
 
 // A rate of 1 a second: a refilled token needs a whole second, far more than the requests of a test take on a busy machine.

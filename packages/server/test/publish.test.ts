@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startTestServer, type TestServer } from './support/harness.js';
+import { startTestServer, type TestServer, withTestServer } from './support/harness.js';
 import { request } from './support/http-client.js';
 
 type Ids = { ids: string[] };
@@ -26,23 +26,19 @@ describe('POST /pns/publish', { timeout: 60_000 }, () => {
 
   describe('#keys', () => {
     it('accepts every key of PNS_PUBLISH_KEY, so a key can be replaced without downtime, and no other', async () => {
-      const rotating = await startTestServer({ publishKey: 'publish-key-next-0123456789,publish-key-old-0123456789' });
-      try {
+      await withTestServer({ publishKey: 'publish-key-next-0123456789,publish-key-old-0123456789' }, async (rotating) => {
         for (const key of ['publish-key-next-0123456789', 'publish-key-old-0123456789']) {
           assert.equal((await rotating.publish({ to: 'user:7', type: 70 }, { key })).status, 200, key);
         }
         const refused = await rotating.publish({ to: 'user:7', type: 70 }, { key: 'publish-key-gone-0123456789' });
         assert.equal((refused.json as ErrorJson).errorCode, 'PUBLISH_UNAUTHORIZED');
-      } finally {
-        await rotating.close();
-      }
+      });
     });
   });
 
   describe('#limits', () => {
     it('refuses a batch over PNS_MAX_BATCH and a message over PNS_MAX_RECIPIENTS, storing nothing', async () => {
-      const small = await startTestServer({ maxBatch: '2', maxRecipients: '2' });
-      try {
+      await withTestServer({ maxBatch: '2', maxRecipients: '2' }, async (small) => {
         const message = (to: string | string[]) => ({ to, type: 70 });
         assert.equal((await small.publish([message('user:a'), message('user:b')])).status, 200);
         assert.equal((await small.publish(message(['user:a', 'user:b']))).status, 200);
@@ -54,9 +50,7 @@ describe('POST /pns/publish', { timeout: 60_000 }, () => {
           assert.equal((refused.json as ErrorJson).errorCode, 'BAD_REQUEST');
         }
         assert.equal((await small.poll({ sid, cursor: before, hold: 0 })).body.c, 0, 'nothing of the refused requests reached user:c');
-      } finally {
-        await small.close();
-      }
+      });
     });
   });
 

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { PnsMessage } from '@pns/protocol';
 import { createPublisher, createToken } from '@pns/publisher';
 import {
+  heldConnections,
   type RedisInstance,
   redisCommand,
   redisSkipReason,
@@ -33,8 +34,7 @@ function redisNode(redis: { url: string }, prefix: string, env: Record<string, s
 async function heldOn(node: SpawnedServer, count: number): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const text = await (await fetch(`${node.url}/metrics`)).text();
-    if (Number(/pns_held_connections\{transport="longpoll"\} (\d+)/.exec(text)?.[1] ?? 0) === count) return;
+    if (((await heldConnections(node.url)).longpoll ?? 0) === count) return;
     if (Date.now() > deadline) throw new Error(`${node.url} never held ${count} polls`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

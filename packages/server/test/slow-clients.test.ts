@@ -4,16 +4,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import { sseMaxBufferedBytes } from '../src/transports/sse.js';
-import { startTestServer, type TestServer, waitFor } from './support/harness.js';
-
-async function withServer(options: Record<string, string>, run: (t: TestServer) => Promise<void>): Promise<void> {
-  const t = await startTestServer(options);
-  try {
-    await run(t);
-  } finally {
-    await t.close();
-  }
-}
+import { waitFor, withTestServer } from './support/harness.js';
 
 /** A connection that sends `start`, then one more byte of `rest` every `everyMs`; resolves with what it was answered and when. */
 function trickle(url: string, start: string, rest: string, everyMs: number): Promise<{ answer: string; ms: number }> {
@@ -40,7 +31,7 @@ function trickle(url: string, start: string, rest: string, everyMs: number): Pro
 describe('slow clients', { timeout: 60_000 }, () => {
   describe('#slowloris', () => {
     it('answers requests that trickle in with 408 REQUEST_TIMEOUT and closes them, while held polls are answered at once', async () => {
-      await withServer({ requestTimeoutSeconds: '1' }, async (t) => {
+      await withTestServer({ requestTimeoutSeconds: '1' }, async (t) => {
         const sid = await t.token('patient');
         const held = t.poll({ sid, hold: 20 });
         await waitFor(() => t.server.hub.stats().subscriptions === 1, 5000, 'a held poll');
@@ -76,7 +67,7 @@ describe('slow clients', { timeout: 60_000 }, () => {
 
   describe('#streams that are not read', () => {
     it('drops an SSE stream whose client stops reading once its buffer passes the bound, and others go on', async () => {
-      await withServer({ maxBodyBytes: String(2 * 1024 * 1024) }, async (t) => {
+      await withTestServer({ maxBodyBytes: String(2 * 1024 * 1024) }, async (t) => {
         const sid = await t.token('stalled');
         const { hostname, port } = new URL(t.url);
         const socket = net.connect(Number(port), hostname);

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { type Browser, chromium } from 'playwright-core';
 
 /** `/usr/bin/chromium` (Debian's package); CHROMIUM_PATH overrides it (for example to check the skip path). */
-export const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 /**
  * `false` when Chromium is there; otherwise the reason to pass as `describe(…, { skip })`. Without Chromium the

@@ -1,5 +1,5 @@
-export { browserSkipReason, chromiumPath, launchChromium } from './chromium.js';
-export { faketimeBinary, faketimeSkipReason, faketimeWrapper } from './faketime.js';
+export { browserSkipReason, launchChromium } from './chromium.js';
+export { faketimeSkipReason, faketimeWrapper } from './faketime.js';
 export { type HttpPoller, type HttpPollerOptions, startHttpPoller } from './http-poller.js';
 export {
   type RedisClusterInstance,
@@ -12,6 +12,6 @@ export {
   startRedisCluster,
 } from './redis-server.js';
 export { type RedisReply, redisCommand } from './redis-wire.js';
-export { cliPath, type SpawnedServer, type SpawnOptions, spawnServer } from './spawn-server.js';
+export { cliPath, heldConnections, type SpawnedServer, type SpawnOptions, spawnServer } from './spawn-server.js';
 export { type SseEvent, SseParser } from './sse-parser.js';
 export { startTcpBalancer, type TcpBalancer, type TcpBalancerOptions } from './tcp-balancer.js';

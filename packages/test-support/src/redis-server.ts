@@ -1,12 +1,13 @@
 // Real redis-server processes for tests (Debian package `redis-server`), with nothing beyond node built-ins.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { accessSync, constants, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { redisCommand } from './redis-wire.js';
+import { onPath, skipFor } from './tools.js';
 
 export interface RedisOptions {
   /** `appendonly yes` with `appendfsync always`: every acknowledged write survives a SIGKILL. */
@@ -45,24 +46,6 @@ const readyTimeoutMs = 10_000;
 const clusterTimeoutMs = 15_000;
 const busOffset = 10_000;
 
-const found = new Map<string, string | undefined>();
-function onPath(name: string): string | undefined {
-  if (!found.has(name)) {
-    let path: string | undefined;
-    for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-      if (dir === '' || path !== undefined) continue;
-      try {
-        accessSync(join(dir, name), constants.X_OK);
-        path = join(dir, name);
-      } catch {
-        // not in this directory
-      }
-    }
-    found.set(name, path);
-  }
-  return found.get(name);
-}
-
 /** The `redis-server` executable on PATH, if installed. */
 export function redisBinary(): string | undefined {
   return onPath('redis-server');
@@ -73,7 +56,6 @@ export function redisCliBinary(): string | undefined {
   return onPath('redis-cli');
 }
 
-let warned = false;
 /**
  * For test files that need a real Redis: `false` when redis-server and redis-cli are installed, else why
  * the tests are skipped. Call it at module level and pass it as node:test's `skip`:
@@ -87,13 +69,10 @@ let warned = false;
 export function redisSkipReason(): string | false {
   const missing = [redisBinary() ? '' : 'redis-server', redisCliBinary() ? '' : 'redis-cli'].filter((name) => name !== '');
   if (missing.length === 0) return false;
-  const reason = `${missing.join(' and ')} not found on PATH: install the Debian package redis-server (apt-get install redis-server)`;
-  if (process.env.CI === 'true') throw new Error(`${reason}. CI=true: tests that need Redis fail rather than skip.`);
-  if (!warned) {
-    warned = true;
-    process.stderr.write(`\n*** SKIPPING the tests that need Redis: ${reason} ***\n\n`);
-  }
-  return reason;
+  return skipFor(
+    'Redis',
+    `${missing.join(' and ')} not found on PATH: install the Debian package redis-server (apt-get install redis-server)`,
+  );
 }
 
 /** Processes and dirs still alive, killed and removed when the test process exits (a forgotten stop()). */

@@ -86,3 +86,12 @@ export function spawnServer(options: SpawnOptions = {}): Promise<SpawnedServer> 
     });
   });
 }
+
+/** Connections the node at `url` holds now, per transport, as its /metrics tells (a transport with none is absent). */
+export async function heldConnections(url: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const counts: Record<string, number> = {};
+  for (const match of text.matchAll(/^pns_held_connections\{transport="([a-z]+)"\} (\d+)$/gm))
+    counts[match[1] as string] = Number(match[2]);
+  return counts;
+}

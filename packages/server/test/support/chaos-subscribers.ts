@@ -33,6 +33,7 @@ export abstract class ChaosSubscriber {
   protected cursor: string | undefined;
   protected stopped = false;
   private isReady = false;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly transport: TransportName,
@@ -53,9 +54,29 @@ export abstract class ChaosSubscriber {
     return waitFor(() => this.isReady, timeoutMs, `${this.label} ready`);
   }
 
+  start(): this {
+    this.connect();
+    return this;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.timer);
     this.close();
+  }
+
+  /**
+   * For one connection: the first call notes how it ended (undefined for a clean end) and reconnects shortly;
+   * the later ones (a connection ends through several events) do nothing.
+   */
+  protected ending(): (incident: string | undefined) => void {
+    let done = false;
+    return (incident) => {
+      if (done || this.stopped) return;
+      done = true;
+      if (incident !== undefined) this.note(incident);
+      this.timer = setTimeout(() => this.connect(), reconnectMs);
+    };
   }
 
   protected note(incident: string): void {
@@ -74,6 +95,7 @@ export abstract class ChaosSubscriber {
     this.cursor = answer.cursor;
   }
 
+  protected abstract connect(): void;
   protected abstract close(): void;
 }
 
@@ -85,13 +107,22 @@ function errorCodeOf(text: string): string {
   }
 }
 
+/** Reads a refusal to its end, then gives `done` its status and error code. */
+function readRefusal(response: http.IncomingMessage, done: (incident: string) => void): void {
+  let text = '';
+  response.setEncoding('utf8');
+  response.on('data', (chunk: string) => {
+    text += chunk;
+  });
+  response.on('end', () => done(`${response.statusCode} ${errorCodeOf(text)}`));
+}
+
 /** Long polling with its cursor: the next poll at once after an answer, 200 ms after a refusal or a network error. */
 class PollingSubscriber extends ChaosSubscriber {
   private readonly abort = new AbortController();
 
-  start(): this {
+  protected connect(): void {
     void this.run();
-    return this;
   }
 
   private async run(): Promise<void> {
@@ -126,34 +157,18 @@ class PollingSubscriber extends ChaosSubscriber {
 /** Server-Sent Events, resuming with Last-Event-ID as EventSource does. */
 class SseSubscriber extends ChaosSubscriber {
   private request: http.ClientRequest | undefined;
-  private timer: NodeJS.Timeout | undefined;
 
-  start(): this {
-    this.connect();
-    return this;
-  }
-
-  private connect(): void {
+  protected connect(): void {
     if (this.stopped) return;
-    let done = false;
     let ended = false;
-    const again = (incident: string | undefined): void => {
-      if (done) return;
-      done = true;
-      if (incident !== undefined && !this.stopped) this.note(incident);
-      if (!this.stopped) this.timer = setTimeout(() => this.connect(), reconnectMs);
-    };
+    const again = this.ending();
     const headers: Record<string, string> = { accept: 'text/event-stream' };
     if (this.cursor !== undefined) headers['last-event-id'] = this.cursor;
     const query = new URLSearchParams({ sid: this.sid, ch: broadcast });
     const request = http.get(`${this.url}/pns/sse?${query}`, { headers, agent: false }, (response) => {
       response.setEncoding('utf8');
       if (response.statusCode !== 200) {
-        let text = '';
-        response.on('data', (chunk: string) => {
-          text += chunk;
-        });
-        response.on('end', () => again(`${response.statusCode} ${errorCodeOf(text)}`));
+        readRefusal(response, again);
         response.on('error', () => again('stream cut'));
         return;
       }
@@ -180,7 +195,6 @@ class SseSubscriber extends ChaosSubscriber {
   }
 
   protected close(): void {
-    clearTimeout(this.timer);
     this.request?.destroy();
   }
 }
@@ -188,24 +202,10 @@ class SseSubscriber extends ChaosSubscriber {
 /** WebSocket, reconnecting with the last frame's cursor. */
 class SocketSubscriber extends ChaosSubscriber {
   private socket: WebSocket | undefined;
-  private timer: NodeJS.Timeout | undefined;
 
-  start(): this {
-    this.connect();
-    return this;
-  }
-
-  private connect(): void {
+  protected connect(): void {
     if (this.stopped) return;
-    let done = false;
-    const again = (incident: string): void => {
-      if (done) return;
-      done = true;
-      if (!this.stopped) {
-        this.note(incident);
-        this.timer = setTimeout(() => this.connect(), reconnectMs);
-      }
-    };
+    const again = this.ending();
     const query = new URLSearchParams({ sid: this.sid, ch: broadcast });
     if (this.cursor !== undefined) query.set('cursor', this.cursor);
     const socket = new WebSocket(`${this.url.replace(/^http/, 'ws')}/pns/ws?${query}`, { handshakeTimeout: 5000 });
@@ -215,23 +215,17 @@ class SocketSubscriber extends ChaosSubscriber {
       this.take(frame);
       if (frame.c === 0 && frame.gap !== true) this.markReady();
     });
-    socket.on('unexpected-response', (request, response) => {
-      let text = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => {
-        text += chunk;
-      });
-      response.on('end', () => {
-        again(`${response.statusCode} ${errorCodeOf(text)}`);
+    socket.on('unexpected-response', (request, response) =>
+      readRefusal(response, (incident) => {
+        again(incident);
         request.destroy();
-      });
-    });
+      }),
+    );
     socket.on('close', (code, reason) => again(`close ${code}${reason.length > 0 ? ` ${reason}` : ''}`));
     socket.on('error', () => again('socket cut or refused'));
   }
 
   protected close(): void {
-    clearTimeout(this.timer);
     this.socket?.terminate();
   }
 }

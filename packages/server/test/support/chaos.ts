@@ -4,13 +4,23 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createPublisher, type Publisher } from '@pns/publisher';
-import { type RedisClusterInstance, redisCommand, type SpawnedServer, spawnServer, startRedisCluster } from '@pns/test-support';
+import {
+  type RedisClusterInstance,
+  type RedisInstance,
+  redisCommand,
+  type SpawnedServer,
+  spawnServer,
+  startRedisCluster,
+} from '@pns/test-support';
 import { broadcast, type ChaosSubscriber, chaosSecret } from './chaos-subscribers.js';
 import { delay, waitFor } from './harness.js';
 
 export { broadcast, type ChaosSubscriber, chaosSecret, openSubscribers } from './chaos-subscribers.js';
-export const chaosPublishKey = 'chaos-test-publish-key-0123456789abcdef';
+
+const chaosPublishKey = 'chaos-test-publish-key-0123456789abcdef';
 export const chaosAdminKey = 'chaos-test-admin-key-0123456789abcdef';
+/** What a cut connection shows each kind of client: a poll whose answer broke off, a stream that ended without `end`, a 1006. */
+export const cutIncidents = ['poll cut or refused', 'stream cut', 'stream cut or refused', 'close 1006', 'socket cut or refused'];
 
 export interface ChaosCluster {
   redis: RedisClusterInstance;
@@ -176,8 +186,8 @@ export interface Tally {
   incidents: Record<string, number>;
 }
 
-/** The exactly-once count; `faultEnd` (epoch ms) for the recovery time. */
-export function tally(subscribers: readonly ChaosSubscriber[], run: PublishRun, faultEnd?: number): Tally {
+/** The exactly-once count, printed as one line of figures named `name`; `faultEnd` (epoch ms) for the recovery time. */
+export function tally(name: string, subscribers: readonly ChaosSubscriber[], run: PublishRun, faultEnd?: number): Tally {
   const result: Tally = {
     published: run.sent.length,
     acknowledged: run.sent.filter((message) => message.ackedAt !== undefined).length,
@@ -221,11 +231,12 @@ export function tally(subscribers: readonly ChaosSubscriber[], run: PublishRun, 
     recoveredAt = got ? Math.max(recoveredAt, got.at) : Number.POSITIVE_INFINITY;
   }
   if (probe && faultEnd !== undefined && Number.isFinite(recoveredAt)) result.recoveryMs = recoveredAt - faultEnd;
+  report(name, result);
   return result;
 }
 
 /** One line of figures for the test's output (docs/reliability.md quotes them). */
-export function report(name: string, result: Tally): void {
+function report(name: string, result: Tally): void {
   const incidents = Object.entries(result.incidents)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([incident, count]) => `${incident} ×${count}`)
@@ -240,7 +251,7 @@ export function report(name: string, result: Tally): void {
 
 /** Which of the cluster's nodes (an index into `redis.nodes`) holds `channel`'s keys. */
 export async function shardOf(redis: RedisClusterInstance, channel: string): Promise<number> {
-  const first = redis.nodes[0] as RedisClusterInstance['nodes'][number];
+  const first = redis.nodes[0] as RedisInstance;
   const slot = Number(await redisCommand(first.port, ['CLUSTER', 'KEYSLOT', `{${channel}}`]));
   const ranges = (await redisCommand(first.port, ['CLUSTER', 'SLOTS'])) as [number, number, [string, number]][];
   const owner = ranges.find(([from, to]) => slot >= from && slot <= to)?.[2][1];

@@ -2,14 +2,13 @@
 // request headers and WebSocket frames. Each hostile input carries what pns must answer to it, where that is known.
 // Session tokens have their own module, fuzz-tokens.ts.
 import fc from 'fast-check';
+import { emoji } from './bad-input-table.js';
 
 /** JSON as base64url, as a cursor or a token carries it. */
 export const part = (value: unknown): string => Buffer.from(JSON.stringify(value) ?? 'null').toString('base64url');
 
 // ---------------------------------------------------------------------------
 // Text.
-
-export const emoji = '\u{1F600}';
 
 const piece = fc.oneof(
   fc.constantFrom(
@@ -63,9 +62,12 @@ export function queryString(known: readonly string[]): fc.Arbitrary<string> {
     { arbitrary: fc.constantFrom(...known, 'topic:news', 'user:other', 'topic:news,topic:ops', '0', '-1', '1', '1e3', ''), weight: 3 },
     { arbitrary: junkText, weight: 3 },
   );
-  return fc
-    .array(fc.tuple(key, value, fc.boolean()), { maxLength: 8 })
-    .map((pairs) => pairs.map(([k, v, withEquals]) => (withEquals || v !== '' ? `${loosely(k)}=${loosely(v)}` : loosely(k))).join('&'));
+  return fc.array(fc.tuple(key, value, fc.boolean()), { maxLength: 8 }).map(joinQuery);
+}
+
+/** Pairs joined loosely encoded, `key=value` or, when `withEquals` is false and the value empty, a bare `key`. */
+export function joinQuery(pairs: readonly (readonly [key: string, value: string, withEquals: boolean])[]): string {
+  return pairs.map(([k, v, withEquals]) => (withEquals || v !== '' ? `${loosely(k)}=${loosely(v)}` : loosely(k))).join('&');
 }
 
 /** Valid channel names (docs/protocol.md section 2), never one of the isolation users (`iso.*`, see fuzz-suite.ts). */
@@ -139,7 +141,7 @@ const jsonKey = fc.oneof(
   { arbitrary: fc.constantFrom(...protoKeys, 'to', 'type', 'data', 'ttl', 'id', 'toString', 'valueOf', 'hasOwnProperty', ''), weight: 2 },
   { arbitrary: fc.string({ maxLength: 6 }).map((key) => JSON.stringify(key).slice(1, -1)), weight: 1 },
 );
-export const hugeNumbers = [
+const hugeNumbers = [
   '1e400',
   '-1e400',
   '123456789012345678901234567890',
@@ -249,7 +251,7 @@ const ignoredNames = ['Accept', 'Accept-Encoding', 'Accept-Language', 'Cookie', 
 
 const neutral = (pairs: HeaderPair[]): HeaderCase => ({ pairs, effect: 'none' });
 
-export const headerCase: fc.Arbitrary<HeaderCase> = fc.oneof(
+const headerCase: fc.Arbitrary<HeaderCase> = fc.oneof(
   fc.tuple(headerName, fc.oneof(visible, obsText)).map(([name, value]) => neutral([[`X-${name}`, value]])),
   fc.tuple(fc.constantFrom(...ignoredNames), visible).map(([name, value]) => neutral([[name, value]])),
   fc

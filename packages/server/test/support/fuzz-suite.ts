@@ -11,12 +11,16 @@ import { delay } from './harness.js';
 import { jwksFolder } from './jwks.js';
 import { openSubscriber, type TransportSubscriber, transports } from './transport-subscriber.js';
 
-export const fuzzSecret = 'fuzz-secret-0123456789abcdef';
+const fuzzSecret = 'fuzz-secret-0123456789abcdef';
 export const fuzzPublishKey = 'fuzz-publish-key-0123456789';
 /** The one origin the fuzz server lets browsers read from, so CORS is exercised too. */
 export const allowedOrigin = 'https://app.example';
+/** The topics of `realCursors`' token: its cursors stand on `topic:news` and `topic:ops` too. */
+const realTopics = ['news', 'ops'];
+/** The channels `realCursors(user)`'s token may read, all others being someone else's. */
+export const ownChannels = (user: string): ReadonlySet<string> => new Set([`user:${user}`, ...realTopics.map((topic) => `topic:${topic}`)]);
 /** Users nothing fuzzed ever names (the arbitraries never make an `iso.` name): only the sentinels reach them. */
-export const isolationUsers = ['iso.a', 'iso.b', 'iso.c'] as const;
+const isolationUsers = ['iso.a', 'iso.b', 'iso.c'] as const;
 /** How much the server's heap (after a full collection) may grow over one suite's cases. */
 const heapGrowthLimitBytes = 50 * 1024 * 1024;
 const sentinelEveryMs = 200;
@@ -37,10 +41,10 @@ export interface Fuzz {
   /** Publishes `data` to `to` (never an isolation user's channel) and waits for the ids. */
   publish(to: string[], data: unknown): Promise<void>;
   /**
-   * Real cursors, each from a real answer: `user`'s own channel alone, with `topic:news`, and with `topic:news`
-   * and `topic:ops` (the token must list both), each at four positions with messages published between them.
+   * A token of `user` for `topic:news` and `topic:ops`, and real cursors, each from a real answer: `user`'s own
+   * channel alone, with `topic:news`, and with both topics, each at four positions with messages published between them.
    */
-  realCursors(sid: string, user: string): Promise<string[]>;
+  realCursors(user: string): Promise<{ sid: string; cursors: string[] }>;
   /** Asserts that an answer is a catalog error (`{errorCode, message}`, a catalog code with its status, never 5xx). */
   catalogError(answer: { status: number; headers: Record<string, unknown>; text: string }, context: string): string;
 }
@@ -85,6 +89,16 @@ async function assertHealthy(server: SpawnedServer): Promise<void> {
   assert.equal(((await health.json()) as { status?: unknown }).status, 'ok');
 }
 
+/** Publishes `body` with the fuzz server's key; anything but 200 fails the test. */
+async function publishTo(url: string, body: unknown): Promise<void> {
+  const answer = await fetch(`${url}/pns/publish`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${fuzzPublishKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  assert.equal(answer.status, 200, await answer.text());
+}
+
 /** Publishes messages to the isolation users in turn, in the middle of the fuzzing, and remembers what went where. */
 class Sentinels {
   readonly sent = new Map<string, string[]>(isolationUsers.map((user) => [user, []]));
@@ -116,12 +130,7 @@ class Sentinels {
   private async publishOne(): Promise<void> {
     const user = isolationUsers[this.count % isolationUsers.length] as string;
     const id = `iso-${this.endpoint}-${this.count++}`;
-    const answer = await fetch(`${this.url}/pns/publish`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${fuzzPublishKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ to: `user:${user}`, type: 'iso', id, data: { user } }),
-    });
-    assert.equal(answer.status, 200, await answer.text());
+    await publishTo(this.url, { to: `user:${user}`, type: 'iso', id, data: { user } });
     this.sent.get(user)?.push(id);
   }
 }
@@ -186,14 +195,10 @@ export function fuzzSuite(endpoint: string, body: (fuzz: () => Fuzz) => void): v
         },
         async publish(to, data) {
           assert.ok(!to.some((channel) => channel.startsWith('user:iso.')), 'the isolation users get only the sentinels');
-          const answer = await fetch(`${url}/pns/publish`, {
-            method: 'POST',
-            headers: { authorization: `Bearer ${fuzzPublishKey}`, 'content-type': 'application/json' },
-            body: JSON.stringify({ to, type: 'fuzz', data }),
-          });
-          assert.equal(answer.status, 200, await answer.text());
+          await publishTo(url, { to, type: 'fuzz', data });
         },
-        async realCursors(sid, user) {
+        async realCursors(user) {
+          const sid = fuzz.sid(user, { topics: realTopics });
           const cursors: string[] = [];
           for (const [index, ch] of ['', 'topic:news', 'topic:news,topic:ops'].entries()) {
             let cursor = (
@@ -207,7 +212,7 @@ export function fuzzSuite(endpoint: string, body: (fuzz: () => Fuzz) => void): v
               cursor = ((await answer.json()) as { cursor: string }).cursor;
             }
           }
-          return cursors;
+          return { sid, cursors };
         },
         note(outcome) {
           outcomes.set(String(outcome), (outcomes.get(String(outcome)) ?? 0) + 1);

@@ -3,7 +3,8 @@
 // with the keys of the server's JWKS file, and every way of getting that wrong, each with the verdict it must get.
 import { createHmac, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import fc from 'fast-check';
-import { channelName, emoji, part } from './fuzz-arbitraries.js';
+import { emoji } from './bad-input-table.js';
+import { channelName, part } from './fuzz-arbitraries.js';
 
 export interface TokenKeys {
   secret: string;
@@ -48,18 +49,18 @@ export function signature(signer: Signer, input: string): string {
   return '';
 }
 
-export function jws(header: unknown, claims: unknown, signer: Signer): string {
+function jws(header: unknown, claims: unknown, signer: Signer): string {
   const input = `${part(header)}.${part(claims)}`;
   return `${input}.${signature(signer, input)}`;
 }
 
 /** The right way to sign each accepted algorithm. */
-export function goodSigner(keys: TokenKeys, alg: 'HS256' | 'RS256' | 'ES256'): Signer {
+function goodSigner(keys: TokenKeys, alg: 'HS256' | 'RS256' | 'ES256'): Signer {
   if (alg === 'HS256') return { kind: 'hmac', hash: 'sha256', key: keys.secret };
   return alg === 'RS256' ? { kind: 'rsa', key: keys.rsa.privateKey } : { kind: 'ec', key: keys.ec.privateKey };
 }
 
-export function goodHeader(keys: TokenKeys, alg: 'HS256' | 'RS256' | 'ES256'): Record<string, unknown> {
+function goodHeader(keys: TokenKeys, alg: 'HS256' | 'RS256' | 'ES256'): Record<string, unknown> {
   if (alg === 'HS256') return { alg, typ: 'JWT' };
   return { alg, typ: 'JWT', kid: alg === 'RS256' ? keys.rsa.kid : keys.ec.kid };
 }

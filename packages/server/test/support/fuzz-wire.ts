@@ -7,7 +7,7 @@ import type { Answer } from './bad-input-send.js';
 const answerTimeoutMs = 10_000;
 
 /** The head of an HTTP answer at the start of `bytes`, or undefined while it is incomplete. */
-export function parseHead(bytes: Buffer): { status: number; headers: IncomingHttpHeaders; bodyStart: number } | undefined {
+function parseHead(bytes: Buffer): { status: number; headers: IncomingHttpHeaders; bodyStart: number } | undefined {
   const headEnd = bytes.indexOf('\r\n\r\n');
   if (headEnd < 0) return undefined;
   const [statusLine = '', ...lines] = bytes.subarray(0, headEnd).toString('latin1').split('\r\n');
@@ -20,7 +20,7 @@ export function parseHead(bytes: Buffer): { status: number; headers: IncomingHtt
 }
 
 /** One HTTP answer with a Content-Length (or a 101) at the start of `bytes` and the bytes after it, once whole. */
-export function parseAnswer(bytes: Buffer): { answer: Answer; rest: Buffer } | undefined {
+function parseAnswer(bytes: Buffer): { answer: Answer; rest: Buffer } | undefined {
   const head = parseHead(bytes);
   if (!head) return undefined;
   const { status, headers, bodyStart } = head;

@@ -90,6 +90,16 @@ export async function startTestServer(options: RawOptions = {}, parts: PnsServer
   };
 }
 
+/** A server of its own for `run`, closed afterwards whatever `run` does. */
+export async function withTestServer<T>(options: RawOptions, run: (t: TestServer) => Promise<T>): Promise<T> {
+  const t = await startTestServer(options);
+  try {
+    return await run(t);
+  } finally {
+    await t.close();
+  }
+}
+
 /** Resolves after `ms`. */
 export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
