@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import { withTimeout } from '../clock.js';
-import { type PnsServer, startPns } from '../targets/pns.js';
+import { okBody, type PnsServer, startPns } from '../targets/pns.js';
 import type { GcRequest, MemoryAnswer } from './server-protocol.js';
 
 const preloadUrl = new URL('./gc-preload.js', import.meta.url).href;
@@ -98,17 +98,9 @@ export class SoakServer {
   metrics(): Promise<MetricsSnapshot> {
     return withTimeout(
       new Promise((resolve, reject) => {
-        const request = http.get(`${this.url}/metrics`, { agent: false }, (response) => {
-          let text = '';
-          response.setEncoding('utf8');
-          response.on('data', (chunk: string) => {
-            text += chunk;
-          });
-          response.on('error', reject);
-          response.on('end', () =>
-            response.statusCode === 200 ? resolve(MetricsSnapshot.parse(text)) : reject(new Error(`/metrics: HTTP ${response.statusCode}`)),
-          );
-        });
+        const request = http.get(`${this.url}/metrics`, { agent: false }, (response) =>
+          okBody(response, '/metrics').then((text) => resolve(MetricsSnapshot.parse(text)), reject),
+        );
         request.on('error', reject);
       }),
       10_000,
