@@ -85,10 +85,6 @@ export class ClientPool {
     return pool;
   }
 
-  get processes(): number {
-    return this.children.length;
-  }
-
   join(index: number, clients: JoinOrder[]): void {
     if (clients.length > 0) this.send(index, { t: 'join', clients });
   }

@@ -20,7 +20,7 @@ export interface SoakServerOptions {
 
 /** One scrape of /metrics: every series by its name and labels as written (`name{a="b"}`). */
 export class MetricsSnapshot {
-  constructor(readonly series: ReadonlyMap<string, number>) {}
+  constructor(private readonly series: ReadonlyMap<string, number>) {}
 
   static parse(text: string): MetricsSnapshot {
     const series = new Map<string, number>();
@@ -45,12 +45,6 @@ export class MetricsSnapshot {
       if (key === name || key.startsWith(`${name}{`)) found.set(key.slice(name.length), value);
     }
     return found;
-  }
-
-  sum(name: string): number {
-    let total = 0;
-    for (const value of this.family(name).values()) total += value;
-    return total;
   }
 }
 
