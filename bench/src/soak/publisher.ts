@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import { now } from '../clock.js';
+import { userOf } from '../loadgen-protocol.js';
 import { postPublish } from '../targets/pns.js';
 import type { SoakLedger } from './ledger.js';
 import type { Population } from './population.js';
@@ -82,7 +83,7 @@ export class Publisher {
       const recipients = this.recipients();
       const seq = this.ledger.enter(recipients, sentAt);
       seqs.push(seq);
-      const to = recipients.map((u) => `"user:u${u}"`);
+      const to = recipients.map((u) => `"user:${userOf(u)}"`);
       const id = `s${seq}`;
       bodies.push(
         `{"id":"${id}","to":${to.length === 1 ? to[0] : `[${to.join(',')}]`},"type":"soak","data":{"id":"${id}","sentAt":${sentAt}}}`,
