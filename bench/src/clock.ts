@@ -12,10 +12,14 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Polls `done` every `stepMs` until it is true or `timeoutMs` passed; resolves with whether it became true. */
-export async function waitFor(done: () => boolean, timeoutMs: number, stepMs = 20): Promise<boolean> {
+/**
+ * Polls `done` every `stepMs` until it is true or `timeoutMs` passed; resolves with whether it became true.
+ * `waiting` is called after each step that did not end the wait (a progress line).
+ */
+export async function waitFor(done: () => boolean, timeoutMs: number, stepMs = 20, waiting?: () => void): Promise<boolean> {
   const deadline = now() + timeoutMs;
-  while (!done()) {
+  for (let first = true; !done(); first = false) {
+    if (!first) waiting?.();
     if (now() >= deadline) return false;
     await sleep(stepMs);
   }

@@ -1,8 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { eachDelivery, LoadProcess } from './load-process.js';
 import type { FromLoadGen, ToLoadGen } from './loadgen-protocol.js';
-import { pinnedCommand } from './pinned.js';
 import type { Target } from './target.js';
 
 /** Most subscribers one load-generator process opens (each has the same 20,000-descriptor limit). */
@@ -50,67 +49,7 @@ function connectionsPerAddress(): number {
   return 20_000;
 }
 
-/** One load-generator process, seen from the driver. */
-class Worker {
-  private readonly waiting = new Map<string, (message: FromLoadGen) => void>();
-  private failure: Error | undefined;
-  private failed: (error: Error) => void = () => {};
-  readonly failedPromise = new Promise<never>((_, reject) => {
-    this.failed = reject;
-  });
-  progress = { subscribed: 0, failed: 0 };
-
-  constructor(
-    readonly child: ChildProcess,
-    private readonly options: PoolOptions,
-  ) {
-    this.failedPromise.catch(() => {});
-    child.on('message', (message: FromLoadGen) => this.receive(message));
-    child.once('exit', (code, signal) => this.fail(new Error(`load generator exited (${signal ?? code})`)));
-  }
-
-  send(message: ToLoadGen): void {
-    if (this.failure) throw this.failure;
-    this.child.send(message);
-  }
-
-  /** The next message of kind `t` (or, for stats, with `req`). */
-  next<T extends FromLoadGen['t']>(key: string): Promise<Extract<FromLoadGen, { t: T }>> {
-    const answer = new Promise<Extract<FromLoadGen, { t: T }>>((resolve) => {
-      this.waiting.set(key, resolve as (message: FromLoadGen) => void);
-    });
-    return Promise.race([answer, this.failedPromise]);
-  }
-
-  private receive(message: FromLoadGen): void {
-    if (message.t === 'd') {
-      for (let k = 0; k < message.s.length; k++) this.options.sink(message.s[k] as number, message.i[k] as string, message.a[k] as number);
-      return;
-    }
-    if (message.t === 'fatal') {
-      this.fail(new Error(`load generator failed: ${message.message}`));
-      return;
-    }
-    if (message.t === 'progress') {
-      this.progress = { subscribed: message.subscribed, failed: message.failed };
-      return;
-    }
-    const key = message.t === 'stats' ? `stats:${message.req}` : message.t;
-    const resolve = this.waiting.get(key);
-    this.waiting.delete(key);
-    resolve?.(message);
-  }
-
-  private fail(error: Error): void {
-    if (this.failure) return;
-    this.failure = error;
-    this.failed(error);
-  }
-
-  get exited(): boolean {
-    return this.child.exitCode !== null || this.child.signalCode !== null;
-  }
-}
+type Worker = LoadProcess<ToLoadGen, FromLoadGen>;
 
 /**
  * The load-generator processes of one scenario run: `taskset -c <cpu> node
@@ -120,26 +59,30 @@ class Worker {
  */
 export class LoadGenPool {
   private requests = 0;
+  private readonly workers: Worker[];
+  /** Each process's subscription progress, as it last reported it. */
+  private readonly progress: { subscribed: number; failed: number }[];
 
-  private constructor(
-    private readonly workers: Worker[],
-    private readonly options: PoolOptions,
-  ) {}
+  private constructor(private readonly options: PoolOptions) {
+    const count = Math.max(1, Math.ceil(options.subscribers / maxPerWorker));
+    this.progress = Array.from({ length: count }, () => ({ subscribed: 0, failed: 0 }));
+    this.workers = this.progress.map(
+      (_, index) =>
+        new LoadProcess<ToLoadGen, FromLoadGen>(loadGenPath, options.cpu, 'load generator', (message) => {
+          if (message.t === 'd') eachDelivery(message, options.sink);
+          else if (message.t === 'progress') this.progress[index] = { subscribed: message.subscribed, failed: message.failed };
+        }),
+    );
+  }
 
   static async start(options: PoolOptions): Promise<LoadGenPool> {
-    const count = Math.max(1, Math.ceil(options.subscribers / maxPerWorker));
-    const workers = Array.from({ length: count }, () => {
-      const { command, args } = pinnedCommand(options.cpu, [process.execPath, '--enable-source-maps', loadGenPath]);
-      const child = spawn(command, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-      return new Worker(child, options);
-    });
-    const pool = new LoadGenPool(workers, options);
+    const pool = new LoadGenPool(options);
     // Binding a source address makes the kernel search for a free port on every connect (slow with
     // thousands of sockets), so addresses are spread only when one address's ports do not suffice.
     const spreadAddresses = options.subscribers > connectionsPerAddress();
     try {
       await Promise.all(
-        workers.map(async (worker, index) => {
+        pool.workers.map(async (worker, index) => {
           const ready = worker.next<'ready'>('ready');
           worker.send({
             t: 'init',
@@ -172,7 +115,7 @@ export class LoadGenPool {
       parts.push(done);
     }
     const ticker = setInterval(() => {
-      const sum = this.workers.reduce((acc, w) => ({ s: acc.s + w.progress.subscribed, f: acc.f + w.progress.failed }), { s: 0, f: 0 });
+      const sum = this.progress.reduce((acc, p) => ({ s: acc.s + p.subscribed, f: acc.f + p.failed }), { s: 0, f: 0 });
       this.options.onProgress?.(sum.s, sum.f);
     }, 1000);
     try {
@@ -206,19 +149,6 @@ export class LoadGenPool {
   }
 
   async close(): Promise<void> {
-    await Promise.all(
-      this.workers.map(async (worker) => {
-        if (worker.exited) return;
-        const exited = new Promise<void>((resolve) => worker.child.once('exit', () => resolve()));
-        const kill = setTimeout(() => worker.child.kill('SIGKILL'), 5000);
-        try {
-          worker.send({ t: 'close' });
-        } catch {
-          worker.child.kill('SIGKILL');
-        }
-        await exited;
-        clearTimeout(kill);
-      }),
-    );
+    await Promise.all(this.workers.map((worker) => worker.close({ t: 'close' }, 5000)));
   }
 }

@@ -5,6 +5,19 @@ export function userOf(index: number): string {
   return `u${index}`;
 }
 
+/** Deliveries: subscriber, message id and receive time (clock.ts), column by column. */
+export interface Deliveries {
+  s: number[];
+  i: string[];
+  a: number[];
+}
+
+/** What a process says when it cannot go on (load-process.ts). */
+export interface Fatal {
+  t: 'fatal';
+  message: string;
+}
+
 export type ToLoadGen =
   | { t: 'init'; module: string; serverUrl: string; holdSeconds: number; localAddress?: string }
   /** Open subscribers from..to-1 (each for its own user, and `topic` when given), `concurrency` at a time. */
@@ -16,8 +29,8 @@ export type FromLoadGen =
   | { t: 'ready'; cpus: string | undefined }
   | { t: 'progress'; subscribed: number; failed: number }
   | { t: 'subscribed'; subscribed: number; failed: number; failures: string[] }
-  /** Deliveries: subscriber index, message id and receive time (clock.ts), column by column. */
-  | { t: 'd'; s: number[]; i: string[]; a: number[] }
+  /** Deliveries; `s` is the subscriber's index. */
+  | ({ t: 'd' } & Deliveries)
   | { t: 'stats'; req: number; cpuMs: number; open: number; errors: Record<string, number> }
-  | { t: 'fatal'; message: string }
+  | Fatal
   | { t: 'closed' };

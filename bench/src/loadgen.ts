@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { now } from './clock.js';
+import { DeliveryBatch, ownCpuMs, serveDriver } from './load-process.js';
 import { type FromLoadGen, type ToLoadGen, userOf } from './loadgen-protocol.js';
 import { allowedCpus } from './measure.js';
 import type { BenchPayload, SubscriberFactory } from './target.js';
@@ -19,8 +19,7 @@ class LoadGen {
   private serverUrl = '';
   private readonly open = new Map<number, { close(): void }>();
   private readonly errors = new Map<string, number>();
-  private batch: { s: number[]; i: string[]; a: number[] } = { s: [], i: [], a: [] };
-  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly deliveries = new DeliveryBatch((batch) => send({ t: 'd', ...batch }), flushEvery, flushAt);
 
   async handle(message: ToLoadGen): Promise<void> {
     switch (message.t) {
@@ -28,22 +27,14 @@ class LoadGen {
         return this.init(message);
       case 'subscribe':
         return this.subscribe(message.from, message.to, message.topic, message.concurrency);
-      case 'stats': {
-        this.flush();
-        const cpu = process.cpuUsage();
-        send({
-          t: 'stats',
-          req: message.req,
-          cpuMs: (cpu.user + cpu.system) / 1000,
-          open: this.open.size,
-          errors: Object.fromEntries(this.errors),
-        });
+      case 'stats':
+        this.deliveries.flush();
+        send({ t: 'stats', req: message.req, cpuMs: ownCpuMs(), open: this.open.size, errors: Object.fromEntries(this.errors) });
         return;
-      }
       case 'close':
         for (const subscriber of this.open.values()) subscriber.close();
         this.open.clear();
-        this.flush();
+        this.deliveries.flush();
         process.send?.({ t: 'closed' } satisfies FromLoadGen, () => process.exit(0));
         return;
     }
@@ -74,7 +65,7 @@ class LoadGen {
       while (next < to) {
         const index = next++;
         try {
-          const onMessage = (payload: BenchPayload): void => this.record(index, payload);
+          const onMessage = (payload: BenchPayload): void => this.deliveries.record(index, payload);
           this.open.set(index, await factory.subscribe(this.serverUrl, userOf(index), topic, onMessage));
           subscribed++;
         } catch (error) {
@@ -87,23 +78,6 @@ class LoadGen {
     await Promise.all(Array.from({ length: Math.max(1, concurrency) }, lane));
     clearInterval(progress);
     send({ t: 'subscribed', subscribed, failed, failures });
-  }
-
-  private record(index: number, payload: BenchPayload): void {
-    const batch = this.batch;
-    batch.s.push(index);
-    batch.i.push(typeof payload?.id === 'string' ? payload.id : '?');
-    batch.a.push(now());
-    if (batch.s.length >= flushAt) this.flush();
-    else this.flushTimer ??= setTimeout(() => this.flush(), flushEvery);
-  }
-
-  private flush(): void {
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    if (this.batch.s.length === 0) return;
-    send({ t: 'd', ...this.batch });
-    this.batch = { s: [], i: [], a: [] };
   }
 
   private countError(kind: string): void {
@@ -124,15 +98,5 @@ function send(message: FromLoadGen): void {
   process.send?.(message);
 }
 
-function main(): void {
-  if (!process.send) throw new Error('loadgen.js runs as a child process with an IPC channel (see loadgen-pool.ts)');
-  const loadGen = new LoadGen();
-  process.on('message', (message: ToLoadGen) => {
-    loadGen.handle(message).catch((error: unknown) => {
-      send({ t: 'fatal', message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
-    });
-  });
-  process.on('disconnect', () => process.exit(0));
-}
-
-main();
+const loadGen = new LoadGen();
+serveDriver('loadgen.js (see loadgen-pool.ts)', (message: ToLoadGen) => loadGen.handle(message));

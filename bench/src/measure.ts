@@ -37,6 +37,20 @@ export class ProcessMeter {
     }
   }
 
+  /** Busy time of one CPU since boot, ms (/proc/stat, in the same ticks: everything but idle and iowait); 0 when unreadable. */
+  coreBusyMs(cpu: number): number {
+    try {
+      const line = readFileSync('/proc/stat', 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith(`cpu${cpu} `));
+      const ticks = (line ?? '').trim().split(/\s+/).slice(1).map(Number);
+      const total = ticks.reduce((a, b) => a + b, 0);
+      return (total - (ticks[3] ?? 0) - (ticks[4] ?? 0)) * this.msPerTick;
+    } catch {
+      return 0;
+    }
+  }
+
   /** Summed over several processes (a multi-process target). */
   totalRssBytes(pids: readonly number[]): number {
     return pids.reduce((sum, pid) => sum + this.rssBytes(pid), 0);

@@ -6,6 +6,7 @@
  * reports every message received (user, id, time) in batches, and when each client joined and left.
  */
 import { now } from '../clock.js';
+import { DeliveryBatch, ownCpuMs, serveDriver } from '../load-process.js';
 import { allowedCpus } from '../measure.js';
 import type { BenchPayload } from '../target.js';
 import { errorKind, type PnsClientSettings, type PnsSubscription } from '../targets/pns-client.js';
@@ -35,8 +36,7 @@ class ClientHost {
   private lanes = 0;
   private leavingAll = false;
   private readonly errors = new Map<string, number>();
-  private batch: { u: number[]; i: string[]; a: number[] } = { u: [], i: [], a: [] };
-  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly deliveries = new DeliveryBatch((batch) => send({ t: 'd', ...batch }), flushEveryMs, flushAt);
 
   handle(message: ToClients): void {
     switch (message.t) {
@@ -62,23 +62,21 @@ class ClientHost {
         this.queue.length = 0;
         for (const u of [...this.open.keys()]) this.leave(u);
         return;
-      case 'stats': {
-        this.flush();
-        const cpu = process.cpuUsage();
+      case 'stats':
+        this.deliveries.flush();
         send({
           t: 'stats',
           req: message.req,
           open: this.open.size,
           joining: this.joining.size + this.queue.length,
-          cpuMs: (cpu.user + cpu.system) / 1000,
+          cpuMs: ownCpuMs(),
           errors: Object.fromEntries(this.errors),
         });
         return;
-      }
       case 'close':
         for (const client of this.open.values()) client.close();
         this.open.clear();
-        this.flush();
+        this.deliveries.flush();
         process.send?.({ t: 'closed' } satisfies FromClients, () => process.exit(0));
         return;
     }
@@ -123,7 +121,7 @@ class ClientHost {
       server: new URL(settings.serverUrl),
       query: `sid=${order.sid}`,
       settings: clientSettings,
-      onMessage: (payload: BenchPayload) => this.record(order.u, payload),
+      onMessage: (payload: BenchPayload) => this.deliveries.record(order.u, payload),
     };
     if (order.transport === 'longpoll') {
       const poller = new Poller(subscription, {
@@ -146,24 +144,8 @@ class ClientHost {
     // Read right after close: nothing received from now on moves it (the clients drop what comes after close).
     const cursor = client.position;
     // Receipts before the leave reach the driver first (IPC keeps order).
-    this.flush();
+    this.deliveries.flush();
     send({ t: 'left', u, at: now(), cursor });
-  }
-
-  private record(u: number, payload: BenchPayload): void {
-    this.batch.u.push(u);
-    this.batch.i.push(typeof payload?.id === 'string' ? payload.id : '?');
-    this.batch.a.push(now());
-    if (this.batch.u.length >= flushAt) this.flush();
-    else this.flushTimer ??= setTimeout(() => this.flush(), flushEveryMs);
-  }
-
-  private flush(): void {
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    if (this.batch.u.length === 0) return;
-    send({ t: 'd', ...this.batch });
-    this.batch = { u: [], i: [], a: [] };
   }
 
   private countError(kind: string): void {
@@ -175,17 +157,5 @@ function send(message: FromClients): void {
   process.send?.(message);
 }
 
-function main(): void {
-  if (!process.send) throw new Error('client-process.js runs as a child process with an IPC channel (see client-pool.ts)');
-  const host = new ClientHost();
-  process.on('message', (message: ToClients) => {
-    try {
-      host.handle(message);
-    } catch (error) {
-      send({ t: 'fatal', message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
-    }
-  });
-  process.on('disconnect', () => process.exit(0));
-}
-
-main();
+const host = new ClientHost();
+serveDriver('client-process.js (see client-pool.ts)', (message: ToClients) => host.handle(message));

@@ -1,4 +1,5 @@
 /** Messages between the soak driver and its client processes (client-process.ts), over IPC. */
+import type { Deliveries, Fatal } from '../loadgen-protocol.js';
 
 export type Transport = 'longpoll' | 'sse' | 'websocket';
 
@@ -26,8 +27,8 @@ export type FromClients =
   | { t: 'joinFailed'; u: number; startedAt: number; error: string }
   /** `at`: when its connection was closed; `cursor`: where it stood then (undefined if it never had one). */
   | { t: 'left'; u: number; at: number; cursor: string | undefined }
-  /** Messages received: user, message id and receive time, column by column. */
-  | { t: 'd'; u: number[]; i: string[]; a: number[] }
+  /** Messages received; `s` is the user's number. */
+  | ({ t: 'd' } & Deliveries)
   | { t: 'stats'; req: number; open: number; joining: number; cpuMs: number; errors: Record<string, number> }
-  | { t: 'fatal'; message: string }
+  | Fatal
   | { t: 'closed' };

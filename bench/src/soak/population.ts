@@ -5,6 +5,7 @@
  * published meanwhile is still retained. Users that stay away longer never come back.
  */
 import { createToken } from '@pns/publisher';
+import { userOf } from '../loadgen-protocol.js';
 import { benchTokenTtl, pnsSecret } from '../targets/pns-config.js';
 import type { JoinOrder, Transport } from './client-protocol.js';
 
@@ -100,7 +101,7 @@ export class Population {
     const made: User[] = [];
     for (let k = 0; k < count; k++) {
       const u = this.users.length;
-      const sid = await createToken({ secret: pnsSecret, user: `u${u}`, ttl: benchTokenTtl });
+      const sid = await createToken({ secret: pnsSecret, user: userOf(u), ttl: benchTokenTtl });
       const user: User = { u, sid, transport: this.pickTransport(), process: 0, state: 'offline', sessions: [] };
       this.users.push(user);
       made.push(user);

@@ -5,7 +5,8 @@
  */
 import http from 'node:http';
 import { now } from '../clock.js';
-import { pnsPublishKey } from '../targets/pns-config.js';
+import { userOf } from '../loadgen-protocol.js';
+import { postPublish } from '../targets/pns.js';
 import type { SoakLedger } from './ledger.js';
 import type { Population } from './population.js';
 
@@ -82,7 +83,7 @@ export class Publisher {
       const recipients = this.recipients();
       const seq = this.ledger.enter(recipients, sentAt);
       seqs.push(seq);
-      const to = recipients.map((u) => `"user:u${u}"`);
+      const to = recipients.map((u) => `"user:${userOf(u)}"`);
       const id = `s${seq}`;
       bodies.push(
         `{"id":"${id}","to":${to.length === 1 ? to[0] : `[${to.join(',')}]`},"type":"soak","data":{"id":"${id}","sentAt":${sentAt}}}`,
@@ -92,7 +93,7 @@ export class Publisher {
     this.counts.messages += size;
     if (size > 1) this.counts.batches++;
     this.inFlight++;
-    this.post(size === 1 ? (bodies[0] as string) : `[${bodies.join(',')}]`)
+    postPublish(this.agent, this.options.serverUrl, size === 1 ? (bodies[0] as string) : `[${bodies.join(',')}]`, requestTimeoutMs)
       .then(
         (answer) => {
           this.inFlight--;
@@ -123,40 +124,5 @@ export class Publisher {
     const chosen = new Set<number>();
     for (let attempt = 0; chosen.size < wanted && attempt < 10; attempt++) chosen.add(this.population.recipient());
     return [...chosen];
-  }
-
-  private post(body: string): Promise<string> {
-    const url = new URL('/pns/publish', this.options.serverUrl);
-    return new Promise((resolve, reject) => {
-      const request = http.request(
-        {
-          agent: this.agent,
-          method: 'POST',
-          hostname: url.hostname,
-          port: url.port,
-          path: url.pathname,
-          headers: {
-            authorization: `Bearer ${pnsPublishKey}`,
-            'content-type': 'application/json',
-            'content-length': Buffer.byteLength(body),
-          },
-          timeout: requestTimeoutMs,
-        },
-        (response) => {
-          let text = '';
-          response.setEncoding('utf8');
-          response.on('data', (chunk: string) => {
-            text += chunk;
-          });
-          response.on('error', reject);
-          response.on('end', () =>
-            response.statusCode === 200 ? resolve(text) : reject(new Error(`publish: HTTP ${response.statusCode} ${text.slice(0, 200)}`)),
-          );
-        },
-      );
-      request.on('timeout', () => request.destroy(new Error('publish: timeout')));
-      request.on('error', reject);
-      request.end(body);
-    });
   }
 }

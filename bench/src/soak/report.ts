@@ -2,6 +2,7 @@
  * The soak's verdict: its checks (each a hard failure with a message saying what went wrong), its
  * figures as a table for the terminal, and all of it, samples included, as JSON.
  */
+import { percentiles } from '../measure.js';
 import type { Machine } from '../report.js';
 import { driverConnections, maxInFlight, mib, type SoakOptions, type SoakRun } from './run.js';
 
@@ -38,11 +39,6 @@ export interface SoakReport {
 function range(values: number[]): { min: number; max: number; mean: number } {
   if (values.length === 0) return { min: 0, max: 0, mean: 0 };
   return { min: Math.min(...values), max: Math.max(...values), mean: values.reduce((a, b) => a + b, 0) / values.length };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted.length ? (sorted[Math.floor((sorted.length - 1) / 2)] as number) : 0;
 }
 
 const sum = (record: Record<string, number>): number => Object.values(record).reduce((a, b) => a + b, 0);
@@ -137,7 +133,7 @@ export function buildReport(options: SoakOptions, run: SoakRun, startedAt: Date,
     'heap after warm-up / at end / drift': `${mib(warm)} / ${mib(end)} / ${drift >= 0 ? '+' : ''}${pct(drift)}`,
     'heap after everyone left': mib(run.memory.afterLeave.heapUsed),
     'RSS after warm-up / at end': `${mib(run.memory.afterWarmup.rss)} / ${mib(run.memory.atEnd.rss)}`,
-    'event-loop lag p99: median / worst 5-s window': `${median(lagP99).toFixed(1)} / ${Math.max(0, ...lagP99).toFixed(1)} ms`,
+    'event-loop lag p99: median / worst 5-s window': `${(percentiles(lagP99).p50 ?? 0).toFixed(1)} / ${Math.max(0, ...lagP99).toFixed(1)} ms`,
     'event-loop lag max': `${lagMax.toFixed(1)} ms`,
     'server CPU (mean of the soak)': pct(range(soak.map((sample) => sample.serverCpu)).mean),
     'its core used by other processes: mean / max': `${pct(others.mean)} / ${pct(others.max)}`,

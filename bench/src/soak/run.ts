@@ -107,9 +107,8 @@ export async function runSoak(options: SoakOptions, log: (line: string) => void)
       clients.join(index, orders);
     });
     const settled = (): boolean => population.onlineCount + population.counts.joinFailures >= options.connections;
-    const ramped = await bounded(
-      waitForLogging(settled, 300_000, () => `ramp: ${population.onlineCount} of ${options.connections} connected`, log),
-    );
+    const rampProgress = (): void => log(`ramp: ${population.onlineCount} of ${options.connections} connected`);
+    const ramped = await bounded(waitFor(settled, 300_000, 1000, rampProgress));
     if (!ramped) throw new Error(`ramp: only ${population.onlineCount} of ${options.connections} clients connected within 300 s`);
     const rampMs = now() - rampStart;
     log(`ramp: ${population.onlineCount} clients connected in ${(rampMs / 1000).toFixed(1)} s (${population.counts.joinFailures} failed)`);
@@ -199,21 +198,6 @@ async function waitForZero(server: SoakServer, timeoutMs: number): Promise<LeftO
     if (zero || now() >= deadline) return leftOver;
     await sleep(250);
   }
-}
-
-async function waitForLogging(
-  done: () => boolean,
-  timeoutMs: number,
-  progress: () => string,
-  log: (line: string) => void,
-): Promise<boolean> {
-  const deadline = now() + timeoutMs;
-  while (!done()) {
-    if (now() >= deadline) return false;
-    await sleep(1000);
-    if (!done()) log(progress());
-  }
-  return true;
 }
 
 export function mib(bytes: number): string {

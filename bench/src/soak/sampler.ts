@@ -3,7 +3,6 @@
  * its CPU time from /proc, and how busy its core was with other processes. The machine may be shared:
  * lag that comes with a busy core and an idle server is the neighbours', not pns's.
  */
-import { readFileSync } from 'node:fs';
 import { now } from '../clock.js';
 import { ProcessMeter } from '../measure.js';
 import type { MetricsSnapshot, SoakServer } from './server.js';
@@ -33,21 +32,6 @@ interface Reading {
   gcSeconds: number;
   serverCpuMs: number;
   coreBusyMs: number;
-}
-
-/** Busy time of one CPU since boot, ms (/proc/stat: everything but idle and iowait). */
-function coreBusyMs(cpu: number): number {
-  try {
-    const line = readFileSync('/proc/stat', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith(`cpu${cpu} `));
-    const ticks = (line ?? '').trim().split(/\s+/).slice(1).map(Number);
-    const total = ticks.reduce((a, b) => a + b, 0);
-    // 100 ticks a second on Linux in practice (measure.ts reads CLK_TCK for process times).
-    return (total - (ticks[3] ?? 0) - (ticks[4] ?? 0)) * 10;
-  } catch {
-    return 0;
-  }
 }
 
 /** `{label="x"} n` series of a metric as `{ x: n }`. */
@@ -98,7 +82,7 @@ export class Sampler {
   private read(metrics: MetricsSnapshot): Reading {
     let gcSeconds = 0;
     for (const [labels, value] of metrics.family('nodejs_gc_duration_seconds_sum')) if (labels.startsWith('{')) gcSeconds += value;
-    return { at: now(), gcSeconds, serverCpuMs: this.meter.cpuMs(this.server.pid), coreBusyMs: coreBusyMs(this.serverCpu) };
+    return { at: now(), gcSeconds, serverCpuMs: this.meter.cpuMs(this.server.pid), coreBusyMs: this.meter.coreBusyMs(this.serverCpu) };
   }
 
   private async take(): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import { withTimeout } from '../clock.js';
-import { type PnsServer, startPns } from '../targets/pns.js';
+import { okBody, type PnsServer, startPns } from '../targets/pns.js';
 import type { GcRequest, MemoryAnswer } from './server-protocol.js';
 
 const preloadUrl = new URL('./gc-preload.js', import.meta.url).href;
@@ -20,7 +20,7 @@ export interface SoakServerOptions {
 
 /** One scrape of /metrics: every series by its name and labels as written (`name{a="b"}`). */
 export class MetricsSnapshot {
-  constructor(readonly series: ReadonlyMap<string, number>) {}
+  constructor(private readonly series: ReadonlyMap<string, number>) {}
 
   static parse(text: string): MetricsSnapshot {
     const series = new Map<string, number>();
@@ -45,12 +45,6 @@ export class MetricsSnapshot {
       if (key === name || key.startsWith(`${name}{`)) found.set(key.slice(name.length), value);
     }
     return found;
-  }
-
-  sum(name: string): number {
-    let total = 0;
-    for (const value of this.family(name).values()) total += value;
-    return total;
   }
 }
 
@@ -98,17 +92,9 @@ export class SoakServer {
   metrics(): Promise<MetricsSnapshot> {
     return withTimeout(
       new Promise((resolve, reject) => {
-        const request = http.get(`${this.url}/metrics`, { agent: false }, (response) => {
-          let text = '';
-          response.setEncoding('utf8');
-          response.on('data', (chunk: string) => {
-            text += chunk;
-          });
-          response.on('error', reject);
-          response.on('end', () =>
-            response.statusCode === 200 ? resolve(MetricsSnapshot.parse(text)) : reject(new Error(`/metrics: HTTP ${response.statusCode}`)),
-          );
-        });
+        const request = http.get(`${this.url}/metrics`, { agent: false }, (response) =>
+          okBody(response, '/metrics').then((text) => resolve(MetricsSnapshot.parse(text)), reject),
+        );
         request.on('error', reject);
       }),
       10_000,

@@ -33,6 +33,47 @@ function statusOf(url: string): Promise<number> {
   });
 }
 
+/** The body of `response` once it has ended; rejects unless it is a 200 (`what` heads the error). */
+export function okBody(response: http.IncomingMessage, what: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    response.setEncoding('utf8');
+    response.on('data', (chunk: string) => {
+      text += chunk;
+    });
+    response.on('error', reject);
+    response.on('end', () =>
+      response.statusCode === 200 ? resolve(text) : reject(new Error(`${what}: HTTP ${response.statusCode} ${text.slice(0, 200)}`)),
+    );
+  });
+}
+
+/** POSTs a publish body to pns at `serverUrl` through `agent`; resolves with the answer's body on 200. */
+export function postPublish(agent: http.Agent, serverUrl: string, body: string, timeoutMs: number): Promise<string> {
+  const target = new URL('/pns/publish', serverUrl);
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      {
+        agent,
+        method: 'POST',
+        hostname: target.hostname,
+        port: target.port,
+        path: target.pathname,
+        headers: {
+          authorization: `Bearer ${pnsPublishKey}`,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        },
+        timeout: timeoutMs,
+      },
+      (response) => okBody(response, 'publish').then(resolve, reject),
+    );
+    request.on('timeout', () => request.destroy(new Error('publish: timeout')));
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
 /** A started pns (one `pns serve`, or several nodes) the driver publishes to with a publish body. */
 export interface PnsPublishing extends StartedServer {
   publish(body: string): Promise<void>;
@@ -62,39 +103,8 @@ export class PnsServer implements PnsPublishing {
   }
 
   /** POSTs a publish body; resolves on 200. */
-  publish(body: string): Promise<void> {
-    const target = new URL('/pns/publish', this.url);
-    return new Promise((resolve, reject) => {
-      const request = http.request(
-        {
-          agent: this.agent,
-          method: 'POST',
-          hostname: target.hostname,
-          port: target.port,
-          path: target.pathname,
-          headers: {
-            authorization: `Bearer ${pnsPublishKey}`,
-            'content-type': 'application/json',
-            'content-length': Buffer.byteLength(body),
-          },
-          timeout: 30_000,
-        },
-        (response) => {
-          let text = '';
-          response.setEncoding('utf8');
-          response.on('data', (chunk: string) => {
-            text += chunk;
-          });
-          response.on('error', reject);
-          response.on('end', () =>
-            response.statusCode === 200 ? resolve() : reject(new Error(`publish: HTTP ${response.statusCode} ${text.slice(0, 200)}`)),
-          );
-        },
-      );
-      request.on('timeout', () => request.destroy(new Error('publish: timeout')));
-      request.on('error', reject);
-      request.end(body);
-    });
+  async publish(body: string): Promise<void> {
+    await postPublish(this.agent, this.url, body, 30_000);
   }
 
   async stop(): Promise<void> {
