@@ -7,20 +7,22 @@ const found = new Map<string, string | undefined>();
 
 /** The executable `name` on PATH, if installed (looked up once). */
 export function onPath(name: string): string | undefined {
-  if (!found.has(name)) {
-    let path: string | undefined;
-    for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-      if (dir === '' || path !== undefined) continue;
-      try {
-        accessSync(join(dir, name), constants.X_OK);
-        path = join(dir, name);
-      } catch {
-        // not in this directory
-      }
-    }
-    found.set(name, path);
-  }
+  if (!found.has(name)) found.set(name, search(name));
   return found.get(name);
+}
+
+function search(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const path = join(dir, name);
+    try {
+      accessSync(path, constants.X_OK);
+      return path;
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
 }
 
 const warned = new Set<string>();
